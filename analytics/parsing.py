@@ -1,0 +1,170 @@
+"""Turning raw text columns into typed columns, with the format detected per file.
+
+Real exports write dates as ISO (``2010-12-01 08:26:00``), US (``12/1/2010 8:26``) or
+European (``01/12/2010 08:26``) text, ids as floats (``17850.0``) and numbers with stray
+spaces. These helpers detect the format on a sample of the column, parse the whole column
+with it in Polars (no Python row loops) and leave unparseable values as nulls for the
+validator to report.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import polars as pl
+
+__all__ = ["DateParse", "parse_datetimes", "to_id_strings", "to_integers", "to_floats"]
+
+_TIME_PARTS = ("%H:%M:%S%.f", "%H:%M:%S", "%H:%M")
+_ISO = (
+    [f"%Y-%m-%dT{t}Z" for t in _TIME_PARTS]
+    + [f"%Y-%m-%dT{t}%z" for t in _TIME_PARTS]
+    + [f"%Y-%m-%d {t}%z" for t in _TIME_PARTS]
+    + [f"%Y-%m-%dT{t}" for t in _TIME_PARTS]
+    + [f"%Y-%m-%d {t}" for t in _TIME_PARTS]
+    + ["%Y-%m-%d", "%Y/%m/%d %H:%M:%S", "%Y/%m/%d %H:%M", "%Y/%m/%d", "%Y%m%d"]
+)
+_US = [f"%m/%d/%Y {t}" for t in _TIME_PARTS] + ["%m/%d/%Y", "%m/%d/%y %H:%M", "%m/%d/%y"]
+_EU = (
+    [f"%d/%m/%Y {t}" for t in _TIME_PARTS]
+    + ["%d/%m/%Y", "%d/%m/%y %H:%M", "%d/%m/%y"]
+    + [f"%d.%m.%Y {t}" for t in _TIME_PARTS]
+    + ["%d.%m.%Y", "%d-%m-%Y %H:%M:%S", "%d-%m-%Y %H:%M", "%d-%m-%Y"]
+)
+_FAMILY = {**{f: "ISO" for f in _ISO}, **{f: "US month/day/year" for f in _US}}
+_FAMILY.update({f: "day/month/year" for f in _EU})
+_SAMPLE = 2000
+
+
+@dataclass(frozen=True)
+class DateParse:
+    """How a date column was read.
+
+    Attributes:
+        formats: The strptime formats used, most common first (a column may mix e.g.
+            ``%m/%d/%Y %H:%M`` and ``%m/%d/%Y``).
+        family: "ISO", "US month/day/year", "day/month/year", "native" (already typed) or
+            "epoch seconds"/"epoch milliseconds".
+        ambiguous: True when day/month order could not be told apart (every day ≤ 12);
+            month/day (US) is then assumed.
+    """
+
+    formats: tuple[str, ...]
+    family: str
+    ambiguous: bool = False
+
+    def describe(self) -> str:
+        text = f"{self.family} ({', '.join(self.formats)})" if self.formats else self.family
+        if self.ambiguous:
+            text += "; day and month could not be told apart, month/day assumed"
+        return text
+
+
+def _parse_with(s: pl.Series, fmt: str) -> pl.Series:
+    if "%z" in fmt:
+        out = s.str.to_datetime(fmt, strict=False, time_zone="UTC", time_unit="us")
+        return out.dt.replace_time_zone(None)
+    if fmt.endswith("Z"):
+        return s.str.to_datetime(fmt, strict=False, time_unit="us")
+    if fmt in ("%Y-%m-%d", "%m/%d/%Y", "%d/%m/%Y", "%m/%d/%y", "%d/%m/%y", "%d.%m.%Y", "%d-%m-%Y", "%Y/%m/%d", "%Y%m%d"):
+        return s.str.to_date(fmt, strict=False).cast(pl.Datetime("us"))
+    return s.str.to_datetime(fmt, strict=False, time_unit="us")
+
+
+def parse_datetimes(s: pl.Series) -> tuple[pl.Series, DateParse]:
+    """Parse a column of timestamps, detecting the text format on a sample.
+
+    Every candidate format (ISO, US, European, with or without time / seconds / fraction /
+    zone) is tried on up to 2 000 distinct values; formats are kept greedily while they
+    parse values the earlier ones did not, so a column mixing ``12/1/2010 8:26`` and
+    ``12/1/2010`` reads fully. Zoned values are converted to UTC and made naive. Values no
+    chosen format parses become null (the validator reports them).
+
+    Returns:
+        The parsed ``Datetime("us")`` series (same name) and how it was parsed.
+    """
+    name = s.name
+    if s.dtype == pl.Datetime or isinstance(s.dtype, pl.Datetime):
+        if getattr(s.dtype, "time_zone", None):
+            s = s.dt.convert_time_zone("UTC").dt.replace_time_zone(None)
+        return s.cast(pl.Datetime("us")).alias(name), DateParse((), "native")
+    if s.dtype == pl.Date:
+        return s.cast(pl.Datetime("us")).alias(name), DateParse((), "native")
+    if s.dtype.is_numeric():
+        v = s.cast(pl.Float64)
+        big = v.drop_nulls().abs().median() or 0
+        if big > 1e11:  # milliseconds since 1970
+            return (v * 1000).cast(pl.Int64).cast(pl.Datetime("us")).alias(name), DateParse((), "epoch milliseconds")
+        return (v * 1_000_000).cast(pl.Int64).cast(pl.Datetime("us")).alias(name), DateParse((), "epoch seconds")
+    text = s.cast(pl.String).str.strip_chars()
+    text = pl.select(pl.when(text.str.len_chars() == 0).then(None).otherwise(text)).to_series().alias(name)
+    sample = text.drop_nulls().unique(maintain_order=True).head(_SAMPLE)
+    if sample.len() == 0:
+        return pl.Series(name, [None] * len(s), dtype=pl.Datetime("us")), DateParse((), "empty")
+    remaining = sample
+    chosen: list[str] = []
+    candidates = _ISO + _US + _EU
+    while remaining.len() and len(chosen) < 4:
+        best, best_hits = None, 0
+        for fmt in candidates:
+            if fmt in chosen:
+                continue
+            hits = _parse_with(remaining, fmt).is_not_null().sum()
+            if hits > best_hits:
+                best, best_hits = fmt, hits
+        if best is None:
+            break
+        chosen.append(best)
+        remaining = remaining.filter(_parse_with(remaining, best).is_null())
+    if not chosen:
+        return pl.Series(name, [None] * len(s), dtype=pl.Datetime("us")), DateParse((), "unrecognised")
+    families = {_FAMILY[f] for f in chosen}
+    ambiguous = False
+    if "US month/day/year" in families:
+        # Would day/month have read the sample as well? Then the order is ambiguous.
+        eu_twins = [f.replace("%m/%d", "%d/%m") for f in chosen if _FAMILY[f] == "US month/day/year"]
+        ambiguous = all(_parse_with(sample, f).is_not_null().sum() >= _parse_with(sample, u).is_not_null().sum()
+                        for f, u in zip(eu_twins, [c for c in chosen if _FAMILY[c] == "US month/day/year"]))
+    out = _parse_with(text, chosen[0])
+    for fmt in chosen[1:]:
+        out = out.fill_null(_parse_with(text, fmt))
+    family = " + ".join(sorted(families))
+    return out.alias(name), DateParse(tuple(chosen), family, ambiguous)
+
+
+def to_id_strings(s: pl.Series) -> pl.Series:
+    """Identifiers as strings: integral floats lose their ``.0`` (``17850.0`` → ``"17850"``),
+    text is stripped, empty text becomes null."""
+    name = s.name
+    if s.dtype.is_float():
+        integral = s.is_not_null() & (s == s.round(0)) & s.is_finite()
+        as_int = pl.select(pl.when(integral).then(s.cast(pl.Int64, strict=False).cast(pl.String))
+                           .otherwise(s.cast(pl.String))).to_series()
+        return as_int.alias(name)
+    if s.dtype.is_integer():
+        return s.cast(pl.String).alias(name)
+    t = s.cast(pl.String, strict=False).str.strip_chars()
+    t = pl.select(pl.when(t.str.len_chars() == 0).then(None)
+                  .when(t.str.contains(r"^-?\d+\.0+$")).then(t.str.replace(r"\.0+$", ""))
+                  .otherwise(t)).to_series()
+    return t.alias(name)
+
+
+def to_floats(s: pl.Series) -> pl.Series:
+    """Numbers as Float64; text is stripped and a lone thousands separator-free comma decimal
+    (``"2,55"``) is read as ``2.55``. Unparseable text becomes null."""
+    name = s.name
+    if s.dtype.is_numeric():
+        return s.cast(pl.Float64).alias(name)
+    t = s.cast(pl.String, strict=False).str.strip_chars()
+    t = pl.select(pl.when(t.str.contains(r"^-?\d+,\d+$")).then(t.str.replace(",", ".")).otherwise(t)).to_series()
+    return t.cast(pl.Float64, strict=False).alias(name)
+
+
+def to_integers(s: pl.Series, dtype: pl.DataType = pl.Int64()) -> pl.Series:
+    """Whole numbers; non-integral values (``1.5``) and unparseable text become null."""
+    f = to_floats(s)
+    ok = f.is_not_null() & f.is_finite() & (f == f.round(0))
+    lo, hi = (-(2**31), 2**31 - 1) if dtype == pl.Int32 else ((-128, 127) if dtype == pl.Int8 else (-(2**62), 2**62))
+    ok = ok & (f >= lo) & (f <= hi)
+    return pl.select(pl.when(ok).then(f).otherwise(None).cast(dtype)).to_series().alias(s.name)

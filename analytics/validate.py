@@ -1,0 +1,412 @@
+"""Validation: coerce raw frames to the canonical schemas and report what was rejected.
+
+Every rejected row is counted under a reason and the first examples keep the file (origin),
+line, column and value, so the report says exactly what to fix. Fatal problems (no canonical
+table at all, a required column missing) raise :class:`ShopperError` instead. Everything is
+column-wise Polars; no Python loops over rows.
+
+Rules, in order, per table:
+
+1. required columns must exist (else fatal); optional ones missing are added as nulls;
+2. values are coerced to the canonical dtype; a non-empty value that does not parse is a
+   rejection ("unparseable ts");
+3. required values must be non-null ("missing customer_id");
+4. domain checks: status and event_type map onto the canonical vocabularies (common
+   synonyms such as ``canceled``, ``addtocart``, ``transaction`` accepted), rating 1–5,
+   quantity > 0, prices ≥ 0;
+5. keys: later duplicates of a primary key are rejected ("duplicate order_id");
+6. references: items of unknown orders are rejected; orders of customers missing from the
+   customers table and products referenced but missing from the catalogue are added as
+   bare rows, and the report says how many.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+
+import polars as pl
+
+from .errors import ShopperError
+from .parsing import parse_datetimes, to_floats, to_id_strings, to_integers
+from .schema import EVENT_TYPES, LINE_COLUMN, ORDER_STATUSES, TABLES, TableSpec, empty_frame
+from .sources import RawSource, RawTable
+
+__all__ = ["TableReport", "ValidationReport", "Validated", "validate", "REJECT_SCHEMA", "MAX_STORED_REJECTS"]
+
+REJECT_SCHEMA = {
+    "table": pl.String(),
+    "origin": pl.String(),
+    "line": pl.Int64(),
+    "column": pl.String(),
+    "value": pl.String(),
+    "reason": pl.String(),
+}
+#: Rejected rows kept per table in the workspace (all are counted).
+MAX_STORED_REJECTS = 10_000
+_EXAMPLES = 5
+
+_STATUS_SYNONYMS = {
+    "completed": "completed", "complete": "completed", "delivered": "completed", "shipped": "completed",
+    "paid": "completed", "done": "completed", "fulfilled": "completed", "ok": "completed",
+    "cancelled": "cancelled", "canceled": "cancelled", "cancel": "cancelled", "void": "cancelled",
+    "returned": "returned", "return": "returned", "refunded": "returned", "refund": "returned",
+}
+_EVENT_SYNONYMS = {
+    "view": "view", "page_view": "view", "pageview": "view", "product_view": "view", "detail": "view",
+    "search": "search",
+    "add_to_cart": "add_to_cart", "addtocart": "add_to_cart", "add-to-cart": "add_to_cart", "cart": "add_to_cart",
+    "add to cart": "add_to_cart",
+    "remove_from_cart": "remove_from_cart", "removefromcart": "remove_from_cart", "remove-from-cart": "remove_from_cart",
+    "remove from cart": "remove_from_cart",
+    "checkout": "checkout", "begin_checkout": "checkout",
+    "purchase": "purchase", "transaction": "purchase", "order": "purchase", "buy": "purchase",
+}
+
+
+@dataclass
+class TableReport:
+    """What happened to one table."""
+
+    table: str
+    origin: str
+    rows_read: int
+    rows_kept: int
+    rejected: dict[str, int] = field(default_factory=dict)
+    examples: list[dict[str, object]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def rows_rejected(self) -> int:
+        return sum(self.rejected.values())
+
+
+@dataclass
+class ValidationReport:
+    """Per-table reports plus source-level notes; serialisable to JSON for the workspace."""
+
+    tables: dict[str, TableReport] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def rows_rejected(self) -> int:
+        return sum(t.rows_rejected for t in self.tables.values())
+
+    def to_json(self) -> str:
+        return json.dumps({"tables": {k: asdict(v) for k, v in self.tables.items()}, "notes": self.notes})
+
+    @classmethod
+    def from_json(cls, text: str) -> ValidationReport:
+        data = json.loads(text)
+        return cls(tables={k: TableReport(**v) for k, v in data["tables"].items()}, notes=data["notes"])
+
+    def lines(self) -> list[str]:
+        """The report as plain text lines (CLI, Data screen)."""
+        out: list[str] = []
+        for t in self.tables.values():
+            head = f"{t.table:<12} {t.rows_kept:>10,} kept of {t.rows_read:>10,} read  ({t.origin})"
+            out.append(head)
+            for reason, n in sorted(t.rejected.items(), key=lambda kv: -kv[1]):
+                out.append(f"    rejected {n:,}: {reason}")
+            for ex in t.examples:
+                out.append(
+                    f"      e.g. {ex['origin']} line {ex['line']}, column '{ex['column']}': {ex['value']!r} ({ex['reason']})"
+                )
+            out.extend(f"    note: {n}" for n in t.notes)
+        out.extend(f"note: {n}" for n in self.notes)
+        return out
+
+
+@dataclass
+class Validated:
+    """Canonical frames (all six; absent ones empty), which were present, the report and the
+    rejected rows (capped per table)."""
+
+    tables: dict[str, pl.DataFrame]
+    present: set[str]
+    report: ValidationReport
+    rejects: pl.DataFrame
+
+
+class _Rejector:
+    """Collects rejected rows of one table; the kept frame shrinks as rules apply."""
+
+    def __init__(self, spec: TableSpec, origin: str, raw: pl.DataFrame) -> None:
+        self.spec = spec
+        self.origin = origin
+        self.counts: dict[str, int] = {}
+        self.frames: list[pl.DataFrame] = []
+        self.stored = 0
+
+    def reject(self, df: pl.DataFrame, mask: pl.Series, *, column: str, values: pl.Series, reason: str) -> pl.DataFrame:
+        """Drop rows where mask is true, recording them; return the kept rows."""
+        mask = mask.fill_null(False)
+        n = int(mask.sum())
+        if n == 0:
+            return df
+        self.counts[reason] = self.counts.get(reason, 0) + n
+        if self.stored < MAX_STORED_REJECTS:
+            take = min(n, MAX_STORED_REJECTS - self.stored)
+            lines = df.get_column(LINE_COLUMN).filter(mask).head(take)
+            vals = values.filter(mask).head(take).cast(pl.String, strict=False)
+            self.frames.append(
+                pl.DataFrame(
+                    {
+                        "table": pl.Series([self.spec.name] * take, dtype=pl.String),
+                        "origin": pl.Series([self.origin] * take, dtype=pl.String),
+                        "line": lines.cast(pl.Int64),
+                        "column": pl.Series([column] * take, dtype=pl.String),
+                        "value": vals,
+                        "reason": pl.Series([reason] * take, dtype=pl.String),
+                    }
+                )
+            )
+            self.stored += take
+        return df.filter(~mask)
+
+    def rejects(self) -> pl.DataFrame:
+        if not self.frames:
+            return pl.DataFrame(schema=REJECT_SCHEMA)
+        return pl.concat(self.frames)
+
+
+def _coerce(col: pl.Series, dtype: pl.DataType, *, is_id: bool) -> tuple[pl.Series, str | None]:
+    if dtype == pl.String:
+        if is_id:
+            return to_id_strings(col), None
+        if col.dtype == pl.String:
+            out = col.str.strip_chars()
+        else:
+            out = col.cast(pl.String, strict=False)
+        return pl.select(pl.when(out.str.len_chars() == 0).then(None).otherwise(out)).to_series().alias(col.name), None
+    if isinstance(dtype, pl.Datetime):
+        parsed, how = parse_datetimes(col)
+        note = None if how.family in ("native", "empty") else f"'{col.name}' read as {how.describe()}"
+        return parsed, note
+    if dtype.is_integer():
+        return to_integers(col, dtype), None
+    if dtype.is_float():
+        return to_floats(col), None
+    return col.cast(dtype, strict=False), None
+
+
+def _blank(s: pl.Series) -> pl.Series:
+    if s.dtype == pl.String:
+        return s.is_null() | (s.str.strip_chars().str.len_chars() == 0)
+    if s.dtype.is_float():
+        return s.is_null() | s.is_nan()
+    return s.is_null()
+
+
+def _validate_table(raw: RawTable) -> tuple[pl.DataFrame, TableReport, pl.DataFrame]:
+    spec = TABLES[raw.name]
+    df = raw.frame
+    if LINE_COLUMN not in df.columns:
+        df = df.with_row_index(LINE_COLUMN, offset=2).with_columns(pl.col(LINE_COLUMN).cast(pl.Int64))
+    report = TableReport(table=spec.name, origin=raw.origin, rows_read=df.height, rows_kept=0)
+    if raw.encoding:
+        report.notes.append(f"not UTF-8; read as {raw.encoding}")
+    present = [c for c in spec.columns if c in df.columns]
+    missing_required = [c for c in spec.required if c not in df.columns]
+    if missing_required:
+        found = ", ".join(c for c in df.columns if c != LINE_COLUMN) or "no columns"
+        raise ShopperError(
+            f"{raw.origin}: required column{'s' if len(missing_required) > 1 else ''} "
+            f"{', '.join(repr(c) for c in missing_required)} missing from table '{spec.name}' (found: {found}).",
+            hint=f"Table '{spec.name}' needs columns {', '.join(spec.required)}; rename the headers or map them.",
+        )
+    extra = [c for c in df.columns if c not in spec.schema and c != LINE_COLUMN]
+    if extra:
+        report.notes.append(f"ignored column{'s' if len(extra) > 1 else ''}: {', '.join(extra[:8])}{' …' if len(extra) > 8 else ''}")
+    rj = _Rejector(spec, raw.origin, df)
+    # 2. coerce
+    coerced: dict[str, pl.Series] = {}
+    originals: dict[str, pl.Series] = {}
+    for name in present:
+        dtype = spec.schema[name]
+        is_id = name.endswith("_id")
+        original = df.get_column(name)
+        new, note = _coerce(original, dtype, is_id=is_id)
+        if note:
+            report.notes.append(note)
+        coerced[name] = new
+        originals[name] = original
+    work = df.select(LINE_COLUMN).with_columns(
+        [coerced[c].alias(c) for c in present] + [originals[c].alias(f"__raw_{c}") for c in present]
+    )
+    for name in present:
+        bad = (~_blank(work.get_column(f"__raw_{name}"))) & work.get_column(name).is_null()
+        work = rj.reject(work, bad, column=name, values=work.get_column(f"__raw_{name}"), reason=f"unparseable {name}")
+    # 3. required non-null
+    for name in spec.required:
+        work = rj.reject(work, work.get_column(name).is_null(), column=name, values=work.get_column(f"__raw_{name}"),
+                         reason=f"missing {name}")
+    # 4. domain
+    if spec.name == "orders":
+        mapped = work.get_column("status").str.to_lowercase().str.strip_chars().replace_strict(
+            _STATUS_SYNONYMS, default=None, return_dtype=pl.String)
+        work = rj.reject(work, mapped.is_null(), column="status", values=work.get_column("status"),
+                         reason=f"status not one of {', '.join(ORDER_STATUSES)}")
+        work = work.with_columns(pl.col("status").str.to_lowercase().str.strip_chars().replace_strict(
+            _STATUS_SYNONYMS, default=None, return_dtype=pl.String))
+    if spec.name == "events":
+        norm = work.get_column("event_type").str.to_lowercase().str.strip_chars()
+        mapped = norm.replace_strict(_EVENT_SYNONYMS, default=None, return_dtype=pl.String)
+        work = rj.reject(work, mapped.is_null(), column="event_type", values=work.get_column("event_type"),
+                         reason=f"event_type not one of {', '.join(EVENT_TYPES)}")
+        work = work.with_columns(pl.col("event_type").str.to_lowercase().str.strip_chars().replace_strict(
+            _EVENT_SYNONYMS, default=None, return_dtype=pl.String))
+    if spec.name == "reviews" and "rating" in present:
+        r = work.get_column("rating")
+        work = rj.reject(work, r.is_not_null() & ((r < 1) | (r > 5)), column="rating", values=work.get_column("__raw_rating"),
+                         reason="rating outside 1–5")
+    if spec.name == "order_items":
+        work = rj.reject(work, work.get_column("quantity") <= 0, column="quantity", values=work.get_column("__raw_quantity"),
+                         reason="quantity not positive (record returns as order status 'returned')")
+        work = rj.reject(work, work.get_column("unit_price") < 0, column="unit_price",
+                         values=work.get_column("__raw_unit_price"), reason="negative unit_price")
+    if spec.name == "products" and "price" in present:
+        work = rj.reject(work, work.get_column("price") < 0, column="price", values=work.get_column("__raw_price"),
+                         reason="negative price")
+    if spec.name == "customers" and "age" in present:
+        a = work.get_column("age")
+        work = rj.reject(work, (a < 0) | (a > 120), column="age", values=work.get_column("__raw_age"), reason="age outside 0–120")
+    # 5. keys
+    if spec.key:
+        dup = work.select(pl.struct(list(spec.key)).is_first_distinct().not_()).to_series()
+        k = spec.key[0]
+        work = rj.reject(work, dup, column=k, values=work.get_column(k), reason=f"duplicate {k}")
+    out = work.select(
+        [LINE_COLUMN]
+        + [pl.col(c) if c in present else pl.lit(None, dtype=spec.schema[c]).alias(c) for c in spec.columns]
+    )
+    report.rows_kept = out.height
+    report.rejected = rj.counts
+    return out, report, rj.rejects()
+
+
+def _examples(rejects: pl.DataFrame) -> list[dict[str, object]]:
+    if rejects.is_empty():
+        return []
+    firsts = rejects.group_by("reason", maintain_order=True).head(2).head(_EXAMPLES)
+    return firsts.select("origin", "line", "column", "value", "reason").to_dicts()
+
+
+def validate(raw: RawSource) -> Validated:
+    """Coerce a raw source to the canonical tables and report every rejection.
+
+    Args:
+        raw: What a loader read.
+
+    Returns:
+        All six canonical tables (absent ones empty), the set present in the source, the
+        report and the rejected rows (at most ``MAX_STORED_REJECTS`` kept per table).
+
+    Raises:
+        ShopperError: No canonical table was found, a required column is missing, or the
+            source has no orders and no events (nothing to analyse).
+    """
+    if not raw.tables:
+        raise ShopperError(
+            f"{raw.description}: no canonical table found.",
+            hint="Name files after the tables (customers, products, orders, order_items, events, reviews) "
+            "or give one retail transactions file.",
+        )
+    report = ValidationReport(notes=list(raw.notes))
+    frames: dict[str, pl.DataFrame] = {}
+    reject_frames: list[pl.DataFrame] = []
+    if raw.loader_rejects is not None and not raw.loader_rejects.is_empty():
+        reject_frames.append(raw.loader_rejects.select(list(REJECT_SCHEMA)).cast(REJECT_SCHEMA))
+    for name in TABLES:
+        if name in raw.tables:
+            df, rep, rej = _validate_table(raw.tables[name])
+            frames[name] = df
+            report.tables[name] = rep
+            reject_frames.append(rej)
+    if raw.loader_rejects is not None and not raw.loader_rejects.is_empty():
+        lr = raw.loader_rejects
+        for table in lr.get_column("table").unique().to_list():
+            sub = lr.filter(pl.col("table") == table)
+            rep = report.tables.get(table)
+            if rep is None:
+                continue
+            rep.rows_read += sub.height
+            for reason, n in sub.group_by("reason", maintain_order=True).len().iter_rows():
+                rep.rejected[reason] = rep.rejected.get(reason, 0) + n
+    present = set(frames)
+    if "orders" not in frames and "events" not in frames:
+        raise ShopperError(
+            f"{raw.description}: neither orders nor events were found, so there is nothing to analyse.",
+            hint="Add an orders (+ order_items) file or an events file.",
+        )
+    if "orders" in frames and "order_items" not in frames:
+        raise ShopperError(f"{raw.description}: orders were found but no order_items; revenue cannot be computed.",
+                           hint="Add order_items (order_id, product_id, quantity, unit_price).")
+    _check_references(frames, report, reject_frames)
+    for name in TABLES:
+        if name not in frames:
+            frames[name] = empty_frame(name)
+        else:
+            frames[name] = frames[name].drop(LINE_COLUMN)
+    for rep in report.tables.values():
+        rep.rows_kept = rep.rows_read - rep.rows_rejected
+    rejects = pl.concat([r for r in reject_frames if not r.is_empty()]) if any(
+        not r.is_empty() for r in reject_frames) else pl.DataFrame(schema=REJECT_SCHEMA)
+    for name, rep in report.tables.items():
+        rep.examples = _examples(rejects.filter(pl.col("table") == name))
+    return Validated(tables=frames, present=present, report=report, rejects=rejects)
+
+
+def _check_references(frames: dict[str, pl.DataFrame], report: ValidationReport, reject_frames: list[pl.DataFrame]) -> None:
+    # items of unknown orders cannot be attributed to anyone: reject them
+    if "order_items" in frames and "orders" in frames:
+        items = frames["order_items"]
+        known = frames["orders"].get_column("order_id")
+        bad = ~items.get_column("order_id").is_in(known.implode())
+        rj = _Rejector(TABLES["order_items"], report.tables["order_items"].origin, items)
+        frames["order_items"] = rj.reject(items, bad, column="order_id", values=items.get_column("order_id"),
+                                          reason="order_id not in orders")
+        for reason, n in rj.counts.items():
+            rep = report.tables["order_items"]
+            rep.rejected[reason] = rep.rejected.get(reason, 0) + n
+        reject_frames.append(rj.rejects())
+    # customers referenced by orders / events / reviews but absent: add bare rows
+    refs = [frames[t].get_column("customer_id") for t in ("orders", "events", "reviews") if t in frames]
+    if refs:
+        referenced = pl.concat(refs).drop_nulls().unique()
+        if "customers" in frames:
+            missing = referenced.filter(~referenced.is_in(frames["customers"].get_column("customer_id").implode()))
+            if missing.len():
+                report.tables["customers"].notes.append(
+                    f"{missing.len():,} customer ids used in orders/events/reviews are not in the customers table; "
+                    "added with no profile")
+        else:
+            missing = referenced
+            report.notes.append(f"no customers table: {missing.len():,} customers taken from orders/events/reviews")
+        if missing.len():
+            cols = [LINE_COLUMN] + TABLES["customers"].columns
+            add = (empty_frame("customers").clear(missing.len()).with_columns(customer_id=missing.sort())
+                   .with_columns(pl.lit(None, dtype=pl.Int64).alias(LINE_COLUMN)).select(cols))
+            base = frames.get("customers")
+            frames["customers"] = add if base is None else pl.concat([base.select(cols), add])
+    # products referenced but absent from the catalogue: add bare rows with category '(unknown)'
+    prefs = [frames[t].get_column("product_id") for t in ("order_items", "events", "reviews") if t in frames]
+    if prefs:
+        referenced = pl.concat(prefs).drop_nulls().unique()
+        if "products" in frames:
+            missing = referenced.filter(~referenced.is_in(frames["products"].get_column("product_id").implode()))
+            if missing.len():
+                report.tables["products"].notes.append(
+                    f"{missing.len():,} product ids used in order_items/events/reviews are not in the products table; "
+                    "added with category '(unknown)'")
+        else:
+            missing = referenced
+            report.notes.append(f"no products table: {missing.len():,} products taken from order_items/events/reviews, "
+                                "category '(unknown)'")
+        if missing.len():
+            add = (empty_frame("products").clear(missing.len())
+                   .with_columns(product_id=missing.sort(), category=pl.lit("(unknown)"))
+                   .with_columns(pl.lit(None, dtype=pl.Int64).alias(LINE_COLUMN)))
+            base = frames.get("products")
+            cols = [LINE_COLUMN] + TABLES["products"].columns
+            frames["products"] = add.select(cols) if base is None else pl.concat([base.select(cols), add.select(cols)])

@@ -1,0 +1,350 @@
+"""The workspace: one DuckDB file per data set, replaced atomically on import.
+
+An import reads the source, validates it, writes every canonical table into a new file
+beside the old one (``<name>.importing-<pid>.duckdb``), checkpoints and closes it, and only
+then renames it over ``<name>.duckdb``. A failed, cancelled or killed import leaves the
+previous workspace untouched; its half-written file is removed (or swept at the next import).
+
+Tables inside: the six canonical tables, ``_meta`` (key/value: source, kind, fingerprint,
+imported_at, cache_version, report), ``_rejects`` (rejected rows, capped per table) and any
+extras a source brings (the sample's planted ``truth_*`` tables).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+from .errors import ShopperError
+from .schema import TABLE_NAMES
+from .sources import ProgressFn, default_name, load_source, mask_uri, source_fingerprint, source_kind
+from .validate import ValidationReport, validate
+
+__all__ = [
+    "CACHE_VERSION",
+    "Workspace",
+    "WorkspaceInfo",
+    "ImportResult",
+    "workspace_path",
+    "import_source",
+    "open_workspace",
+    "list_workspaces",
+]
+
+#: Bump when the workspace layout or validation rules change: older files are re-imported.
+CACHE_VERSION = 1
+_SUFFIX = ".duckdb"
+
+
+def workspace_path(data_dir: Path, name: str) -> Path:
+    """Where the workspace called ``name`` lives."""
+    return Path(data_dir) / "workspaces" / f"{name}{_SUFFIX}"
+
+
+@dataclass(frozen=True)
+class WorkspaceInfo:
+    """A workspace on disk, read from its ``_meta`` without loading tables."""
+
+    name: str
+    path: Path
+    source: str
+    kind: str
+    imported_at: str
+    size_bytes: int
+    ok: bool
+    problem: str | None = None
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    """Outcome of :func:`import_source`."""
+
+    path: Path
+    name: str
+    report: ValidationReport
+    row_counts: dict[str, int]
+    reused: bool
+    seconds: float
+
+
+class Workspace:
+    """An open workspace.
+
+    One connection per workspace; each thread gets its own cursor (DuckDB connections are
+    not shared across threads), so engine calls from worker threads are safe.
+
+    Args:
+        path: The ``.duckdb`` file.
+        read_only: Open without write access (the default for analysis).
+    """
+
+    def __init__(self, path: Path, *, read_only: bool = True) -> None:
+        self.path = Path(path)
+        self.name = self.path.name.removesuffix(_SUFFIX)
+        try:
+            self._con = duckdb.connect(str(self.path), read_only=read_only)
+            meta_rows = self._con.execute("SELECT key, value FROM _meta").fetchall()
+        except duckdb.Error as exc:
+            raise ShopperError(
+                f"Workspace '{self.path}' cannot be opened: {str(exc).splitlines()[0]}",
+                hint="It may be damaged or from another program; import the source again "
+                "(`shopper-tui import SOURCE --force`).",
+            ) from exc
+        self.meta: dict[str, str] = dict(meta_rows)
+        self._local = threading.local()
+
+    # -- access -------------------------------------------------------------------------
+    def cursor(self) -> duckdb.DuckDBPyConnection:
+        """This thread's cursor."""
+        cur = getattr(self._local, "cur", None)
+        if cur is None:
+            cur = self._con.cursor()
+            self._local.cur = cur
+        return cur
+
+    def sql(self, query: str, params: list[object] | dict[str, object] | None = None) -> pl.DataFrame:
+        """Run a query on this thread's cursor and return a Polars frame (via Arrow)."""
+        cur = self.cursor()
+        rel = cur.execute(query, params) if params is not None else cur.execute(query)
+        return rel.pl()
+
+    def table(self, name: str) -> pl.DataFrame:
+        """A whole table as a Polars frame."""
+        return self.sql(f'SELECT * FROM "{name}"')
+
+    def tables(self) -> list[str]:
+        return [r[0] for r in self.cursor().execute("SELECT table_name FROM duckdb_tables() ORDER BY table_name").fetchall()]
+
+    def has_rows(self, name: str) -> bool:
+        """True when the canonical table ``name`` holds at least one row."""
+        return bool(self.cursor().execute(f'SELECT EXISTS (SELECT 1 FROM "{name}")').fetchone()[0])
+
+    def row_counts(self) -> dict[str, int]:
+        """Rows per canonical table."""
+        cur = self.cursor()
+        return {t: int(cur.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0]) for t in TABLE_NAMES}
+
+    @property
+    def report(self) -> ValidationReport:
+        return ValidationReport.from_json(self.meta.get("report", '{"tables": {}, "notes": []}'))
+
+    @property
+    def present(self) -> set[str]:
+        """Canonical tables the source had (others exist but are empty)."""
+        return set(json.loads(self.meta.get("present", "[]")))
+
+    @property
+    def fingerprint(self) -> str:
+        return self.meta.get("fingerprint", "")
+
+    def rejects(self) -> pl.DataFrame:
+        return self.table("_rejects")
+
+    def close(self) -> None:
+        self._con.close()
+
+    def __enter__(self) -> Workspace:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def open_workspace(path: Path, *, read_only: bool = True) -> Workspace:
+    """Open a workspace, checking it is complete and of this version.
+
+    Raises:
+        ShopperError: Missing, damaged, or written by an incompatible version.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ShopperError(f"No workspace at '{path}'.", hint="Import a source first: `shopper-tui import SOURCE`.")
+    ws = Workspace(path, read_only=read_only)
+    missing = [t for t in (*TABLE_NAMES, "_rejects") if t not in ws.tables()]
+    if missing or ws.meta.get("complete") != "1":
+        ws.close()
+        raise ShopperError(
+            f"Workspace '{path}' is incomplete (missing {', '.join(missing) or 'completion mark'}).",
+            hint="Import the source again (`shopper-tui import SOURCE --force`).",
+        )
+    return ws
+
+
+def _read_meta(path: Path) -> dict[str, str] | None:
+    try:
+        con = duckdb.connect(str(path), read_only=True)
+        try:
+            return dict(con.execute("SELECT key, value FROM _meta").fetchall())
+        finally:
+            con.close()
+    except duckdb.Error:
+        return None
+
+
+def list_workspaces(data_dir: Path) -> list[WorkspaceInfo]:
+    """Every workspace file under ``data_dir``, with whether it opens."""
+    folder = Path(data_dir) / "workspaces"
+    out: list[WorkspaceInfo] = []
+    if not folder.is_dir():
+        return out
+    for p in sorted(folder.glob(f"*{_SUFFIX}")):
+        if ".importing-" in p.name:
+            continue
+        meta = _read_meta(p)
+        ok = bool(meta) and meta.get("complete") == "1" and meta.get("cache_version") == str(CACHE_VERSION)
+        problem = None if ok else ("unreadable" if not meta else "incomplete or older version")
+        out.append(
+            WorkspaceInfo(
+                name=p.name.removesuffix(_SUFFIX),
+                path=p,
+                source=(meta or {}).get("source", "?"),
+                kind=(meta or {}).get("kind", "?"),
+                imported_at=(meta or {}).get("imported_at", "?"),
+                size_bytes=p.stat().st_size,
+                ok=ok,
+                problem=problem,
+            )
+        )
+    return out
+
+
+def _sweep_stale(folder: Path, name: str) -> None:
+    for p in folder.glob(f"{name}.importing-*"):
+        pid_text = p.name.split(".importing-")[1].split(".")[0]
+        try:
+            pid = int(pid_text)
+            os.kill(pid, 0)
+            if pid != os.getpid():
+                continue  # another live import
+        except (ValueError, ProcessLookupError):
+            pass
+        except PermissionError:
+            continue
+        p.unlink(missing_ok=True)
+
+
+def _is_current(path: Path, fingerprint: str) -> bool:
+    meta = _read_meta(path) if path.is_file() else None
+    return bool(meta) and meta.get("complete") == "1" and meta.get("cache_version") == str(CACHE_VERSION) and (
+        meta.get("fingerprint") == fingerprint
+    )
+
+
+def import_source(
+    spec: str | Path,
+    *,
+    data_dir: Path,
+    name: str | None = None,
+    force: bool = False,
+    progress: ProgressFn | None = None,
+    collections: dict[str, str] | None = None,
+    _before_swap: Callable[[Path], None] | None = None,
+) -> ImportResult:
+    """Import a source into its workspace, atomically.
+
+    An unchanged source (same fingerprint, same ``CACHE_VERSION``) is not read again unless
+    ``force`` is set.
+
+    Args:
+        spec: "sample", a folder, a retail file or a MongoDB URI.
+        data_dir: The data folder (workspaces go in ``data_dir/workspaces``).
+        name: Workspace name; default derived from the source.
+        force: Re-import even if the workspace is current.
+        progress: ``progress(step, fraction)``; may raise :class:`Cancelled`.
+        collections: MongoDB collection-name overrides.
+
+    Raises:
+        ShopperError: The source cannot be read or fails validation fatally. The previous
+            workspace, if any, is left as it was.
+    """
+    started = time.perf_counter()
+    report_progress = progress or (lambda step, fraction=None: None)
+    kind = source_kind(spec)
+    name = name or default_name(spec)
+    path = workspace_path(data_dir, name)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    report_progress("checking source", None)
+    fingerprint = source_fingerprint(spec)
+    if not force and _is_current(path, fingerprint):
+        with open_workspace(path) as ws:
+            return ImportResult(path, name, ws.report, ws.row_counts(), True, time.perf_counter() - started)
+    _sweep_stale(path.parent, name)
+    raw = load_source(spec, progress=report_progress, collections=collections)
+    report_progress("validating", None)
+    checked = validate(raw)
+    tmp = path.with_name(f"{name}.importing-{os.getpid()}{_SUFFIX}")
+    tmp.unlink(missing_ok=True)
+    try:
+        con = duckdb.connect(str(tmp))
+        try:
+            total = len(checked.tables) + len(raw.extras) + 1
+            for i, (table, frame) in enumerate(checked.tables.items()):
+                report_progress(f"writing {table}", i / total)
+                con.register("_frame", frame.to_arrow())
+                con.execute(f'CREATE TABLE "{table}" AS SELECT * FROM _frame')
+                con.unregister("_frame")
+            for table, frame in raw.extras.items():
+                con.register("_frame", frame.to_arrow())
+                con.execute(f'CREATE TABLE "{table}" AS SELECT * FROM _frame')
+                con.unregister("_frame")
+            con.register("_frame", checked.rejects.to_arrow())
+            con.execute('CREATE TABLE "_rejects" AS SELECT * FROM _frame')
+            con.unregister("_frame")
+            meta = {
+                "source": mask_uri(str(spec)),
+                "kind": kind,
+                "description": raw.description,
+                "fingerprint": fingerprint,
+                "imported_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                "cache_version": str(CACHE_VERSION),
+                "report": checked.report.to_json(),
+                "present": json.dumps(sorted(checked.present)),
+                "complete": "1",
+            }
+            con.execute("CREATE TABLE _meta (key VARCHAR PRIMARY KEY, value VARCHAR)")
+            con.executemany("INSERT INTO _meta VALUES (?, ?)", list(meta.items()))
+            report_progress("finishing", 1.0)
+            con.execute("CHECKPOINT")
+        finally:
+            con.close()
+        if _before_swap is not None:
+            _before_swap(tmp)
+        os.replace(tmp, path)
+        _fsync_dir(path.parent)
+    except (duckdb.Error, OSError) as exc:
+        _remove(tmp)
+        raise ShopperError(
+            f"Import into '{path}' failed while writing: {str(exc).splitlines()[0]}",
+            hint="Nothing was changed: the previous workspace (if any) is intact. Free disk space or "
+            "choose another --data-dir and try again.",
+        ) from exc
+    except BaseException:
+        _remove(tmp)
+        raise
+    row_counts = {t: checked.tables[t].height for t in TABLE_NAMES}
+    return ImportResult(path, name, checked.report, row_counts, False, time.perf_counter() - started)
+
+
+def _remove(tmp: Path) -> None:
+    tmp.unlink(missing_ok=True)
+    Path(str(tmp) + ".wal").unlink(missing_ok=True)
+
+
+def _fsync_dir(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

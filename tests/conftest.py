@@ -1,0 +1,20 @@
+"""Shared fixtures. Tests never touch the user's real data folder: every test gets its own
+``SHOPPER_TUI_DATA_DIR`` / ``SHOPPER_TUI_CACHE_DIR`` under pytest's tmp_path."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def _isolated_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SHOPPER_TUI_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("SHOPPER_TUI_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("SHOPPER_TUI_MONGO_URI", raising=False)
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    return tmp_path / "data"
