@@ -1,0 +1,79 @@
+"""The command line as a user meets it: exit codes, messages, no tracebacks."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from shopper_tui.cli import main
+
+
+def _run(*args: str, env_data: Path) -> subprocess.CompletedProcess[str]:
+    import os
+
+    env = dict(os.environ, SHOPPER_TUI_DATA_DIR=str(env_data))
+    return subprocess.run([sys.executable, "-m", "shopper_tui.cli", *args], capture_output=True, text=True, env=env)
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    import shopper_tui
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--version"])
+    assert exit_info.value.code == 0
+    assert capsys.readouterr().out.strip() == f"shopper-tui {shopper_tui.__version__}"
+
+
+def test_import_sample_prints_summary_and_reuses(data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["import", "sample", "--data-dir", str(data_dir)]) == 0
+    out = capsys.readouterr().out
+    assert "Workspace 'sample' imported into" in out
+    orders = pl.read_parquet(Path(__file__).parent.parent / "sample_data" / "bundled" / "orders.parquet") if (
+        Path(__file__).parent.parent / "sample_data" / "bundled" / "orders.parquet").exists() else None
+    if orders is not None:
+        assert f"orders {orders.height:,}" in out
+    assert main(["import", "sample", "--data-dir", str(data_dir)]) == 0
+    assert "unchanged; reused" in capsys.readouterr().out
+
+
+def test_bad_source_exits_2_without_traceback(data_dir: Path) -> None:
+    proc = _run("import", str(data_dir / "nope.csv"), env_data=data_dir)
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    assert "Source not found" in proc.stderr and "nope.csv" in proc.stderr
+
+
+def test_missing_required_column_names_file_and_column(tmp_path: Path, data_dir: Path) -> None:
+    folder = tmp_path / "shop"
+    folder.mkdir()
+    (folder / "orders.csv").write_text("order_id,customer_id,status\n1,a,completed\n")
+    (folder / "order_items.csv").write_text("order_id,product_id,quantity,unit_price\n1,p,1,2.5\n")
+    proc = _run("import", str(folder), env_data=data_dir)
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert "orders.csv" in proc.stderr and "'ts'" in proc.stderr
+
+
+def test_doctor_lists_workspace_and_flags_unreachable_mongo(data_dir: Path) -> None:
+    assert main(["import", "sample", "--data-dir", str(data_dir)]) == 0
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = _run("doctor", "--mongo-uri", f"mongodb://bob:s3cret@127.0.0.1:{port}/shop", env_data=data_dir)
+    assert proc.returncode == 1
+    assert "sample" in proc.stdout and "ok" in proc.stdout
+    assert "NOT REACHABLE" in proc.stdout
+    assert "s3cret" not in proc.stdout + proc.stderr
+
+
+def test_sample_command_writes_parquet(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "gen"
+    assert main(["sample", "--customers", "200", "--seed", "3", "--out", str(out)]) == 0
+    customers = pl.read_parquet(out / "customers.parquet")
+    assert customers.height == 200
+    assert (out / "orders.parquet").is_file() and (out / "events.parquet").is_file()
