@@ -114,8 +114,9 @@ class Workspace:
     def sql(self, query: str, params: list[object] | dict[str, object] | None = None) -> pl.DataFrame:
         """Run a query on this thread's cursor and return a Polars frame (via Arrow)."""
         cur = self.cursor()
-        rel = cur.execute(query, params) if params is not None else cur.execute(query)
-        return rel.pl()
+        # DuckDB 2 dropped ``.pl()`` on executed DB-API results; a relation still has it.
+        rel = cur.sql(query, params=params) if params is not None else cur.sql(query)
+        return rel.pl() if rel is not None else pl.DataFrame()
 
     def table(self, name: str) -> pl.DataFrame:
         """A whole table as a Polars frame."""

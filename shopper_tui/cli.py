@@ -17,12 +17,17 @@ from . import __version__
 __all__ = ["main", "build_parser"]
 
 
-def _common(parser: argparse.ArgumentParser, *, with_source: bool = True) -> None:
+def _common(parser: argparse.ArgumentParser, *, with_source: bool = True, top: bool = False) -> None:
+    # Sub-commands repeat these options; SUPPRESS keeps an absent sub-command flag from
+    # overwriting one given before the sub-command (`shopper-tui --source X segments`).
+    default = None if top else argparse.SUPPRESS
     if with_source:
-        parser.add_argument("--source", "-s", help="'sample' (default), a folder, a retail file or a mongodb:// URI")
-        parser.add_argument("--name", help="workspace name (default: from the source)")
-    parser.add_argument("--data-dir", type=Path, help="where workspaces live (env SHOPPER_TUI_DATA_DIR)")
-    parser.add_argument("--cache-dir", type=Path, help="where model caches live (env SHOPPER_TUI_CACHE_DIR)")
+        parser.add_argument("--source", "-s", default=default,
+                            help="'sample' (default), a folder, a retail file or a mongodb:// URI")
+        parser.add_argument("--name", default=default, help="workspace name (default: from the source)")
+    parser.add_argument("--data-dir", type=Path, default=default, help="where workspaces live (env SHOPPER_TUI_DATA_DIR)")
+    parser.add_argument("--cache-dir", type=Path, default=default,
+                        help="where model caches live (env SHOPPER_TUI_CACHE_DIR)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -31,7 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Understand your shoppers from the terminal. With no command, opens the app.",
     )
     parser.add_argument("--version", action="version", version=f"shopper-tui {__version__}")
-    _common(parser)
+    _common(parser, top=True)
     parser.add_argument("--force-import", action="store_true", help="re-import the source even if unchanged")
     parser.add_argument("--show-pii", action="store_true", help="show customer emails and names unmasked")
     parser.add_argument("--theme", help="Textual theme (e.g. textual-dark, textual-light)")
@@ -52,6 +57,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("doctor", help="check versions, folders, workspaces, extras and MongoDB")
     p.add_argument("--mongo-uri", help="MongoDB URI to check (env SHOPPER_TUI_MONGO_URI)")
     _common(p, with_source=False)
+
+    from .commands import register_all
+
+    register_all(sub, _common)
     return parser
 
 
@@ -141,8 +150,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     commands = {None: _cmd_run, "import": _cmd_import, "sample": _cmd_sample, "doctor": _cmd_doctor}
+    handler = commands.get(args.command) or args.handler
     try:
-        return commands[args.command](args)
+        return handler(args)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
