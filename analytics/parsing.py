@@ -15,7 +15,7 @@ import polars as pl
 
 __all__ = ["DateParse", "parse_datetimes", "to_id_strings", "to_integers", "to_floats"]
 
-_TIME_PARTS = ("%H:%M:%S%.f", "%H:%M:%S", "%H:%M")
+_TIME_PARTS = ("%H:%M:%S", "%H:%M:%S%.f", "%H:%M")
 _ISO = (
     [f"%Y-%m-%dT{t}Z" for t in _TIME_PARTS]
     + [f"%Y-%m-%dT{t}%z" for t in _TIME_PARTS]
@@ -101,6 +101,10 @@ def parse_datetimes(s: pl.Series) -> tuple[pl.Series, DateParse]:
     sample = text.drop_nulls().unique(maintain_order=True).head(_SAMPLE)
     if sample.len() == 0:
         return pl.Series(name, [None] * len(s), dtype=pl.Datetime("us")), DateParse((), "empty")
+    if sample.str.contains(r"^\d{9,10}(\.\d+)?$|^\d{12,13}$").all():
+        # epoch seconds / milliseconds written as text (CSV exports of event logs); 8 digits
+        # stay with the %Y%m%d formats below
+        return parse_datetimes(text.cast(pl.Float64, strict=False))
     remaining = sample
     chosen: list[str] = []
     candidates = _ISO + _US + _EU

@@ -49,6 +49,8 @@ _EXAMPLES = 5
 _STATUS_SYNONYMS = {
     "completed": "completed", "complete": "completed", "delivered": "completed", "shipped": "completed",
     "paid": "completed", "done": "completed", "fulfilled": "completed", "ok": "completed",
+    "invoiced": "completed", "processing": "completed", "approved": "completed",
+    "unavailable": "cancelled",
     "cancelled": "cancelled", "canceled": "cancelled", "cancel": "cancelled", "void": "cancelled",
     "returned": "returned", "return": "returned", "refunded": "returned", "refund": "returned",
 }
@@ -316,7 +318,13 @@ def validate(raw: RawSource) -> Validated:
     frames: dict[str, pl.DataFrame] = {}
     reject_frames: list[pl.DataFrame] = []
     if raw.loader_rejects is not None and not raw.loader_rejects.is_empty():
-        reject_frames.append(raw.loader_rejects.select(list(REJECT_SCHEMA)).cast(REJECT_SCHEMA))
+        # stored like the validator's own rejects: at most MAX_STORED_REJECTS per table (all are
+        # counted), plus the first few of every reason so each one keeps its examples
+        capped = raw.loader_rejects.filter(
+            (pl.int_range(pl.len()).over("table") < MAX_STORED_REJECTS)
+            | (pl.int_range(pl.len()).over("table", "reason") < _EXAMPLES)
+        )
+        reject_frames.append(capped.select(list(REJECT_SCHEMA)).cast(REJECT_SCHEMA))
     for name in TABLES:
         if name in raw.tables:
             df, rep, rej = _validate_table(raw.tables[name])

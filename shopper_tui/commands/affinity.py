@@ -1,0 +1,83 @@
+"""`shopper-tui affinity` and `shopper-tui crosssell`: the Affinity screen's numbers, headless."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+
+from . import add_format_options, emit, open_for
+
+__all__ = ["register"]
+
+
+def register(sub: argparse._SubParsersAction, common: Callable[[argparse.ArgumentParser], None]) -> None:
+    p = sub.add_parser("affinity", help="segment × category (subcategory, brand) affinity")
+    p.add_argument("--by", choices=("category", "subcategory", "brand"), default="category")
+    p.add_argument("--metric", choices=("share", "index", "lift"), default="index",
+                   help="share of the segment's spend, index vs all customers (100 = average), or lift")
+    p.add_argument("--basis", choices=("purchases", "views", "carts"), default="purchases")
+    p.add_argument("--method", choices=("rfm", "kmeans", "hdbscan", "gmm"), default="rfm", help="segmentation")
+    add_format_options(p)
+    common(p)
+    p.set_defaults(handler=_affinity)
+
+    p = sub.add_parser("crosssell", help="category→category or product→product rules (support, confidence, lift)")
+    p.add_argument("--level", choices=("category", "product"), default="category")
+    p.add_argument("--segment", help="only this segment's baskets (name or id, of --method)")
+    p.add_argument("--method", choices=("rfm", "kmeans", "hdbscan", "gmm"), default="rfm", help="segmentation")
+    p.add_argument("--min-support", type=float, default=0.01)
+    p.add_argument("--min-lift", type=float, default=None)
+    p.add_argument("--antecedent", help="only rules starting from this item ('what do they buy with X?')")
+    add_format_options(p)
+    common(p)
+    p.set_defaults(handler=_crosssell)
+
+
+def _labels(ws, method: str):
+    from ..analytics.segmentation import segment
+
+    result = segment(ws, method=method)
+    names = result.segments.select("segment_id", segment="name")
+    return result.labels.select("customer_id", "segment_id").join(names, on="segment_id", how="left")
+
+
+def _affinity(args: argparse.Namespace) -> int:
+    import polars.selectors as cs
+
+    from ..analytics.affinity import segment_affinity
+
+    with open_for(args) as ws:
+        labels = _labels(ws, args.method)
+        long = segment_affinity(ws, labels, by=args.by, basis=args.basis)
+    if args.format == "table":
+        wide = (long.pivot(on="item", index=["segment_id", "segment"], values=args.metric)
+                .sort("segment_id").drop("segment_id"))
+        wide = wide.with_columns(cs.numeric().round(2))
+        emit(wide, args)
+    else:
+        emit(long.select("segment", "item", "share", "index", "penetration", "lift", "amount", "customers",
+                         "segment_customers"), args)
+    return 0
+
+
+def _crosssell(args: argparse.Namespace) -> int:
+    import polars as pl
+
+    from ..analytics.affinity import pair_rules
+    from ..analytics.errors import ShopperError
+
+    with open_for(args) as ws:
+        customers = None
+        if args.segment is not None:
+            labels = _labels(ws, args.method)
+            chosen = labels.filter((pl.col("segment").str.to_lowercase() == args.segment.lower())
+                                   | (pl.col("segment_id").cast(pl.String) == args.segment))
+            if chosen.is_empty():
+                known = ", ".join(labels.get_column("segment").unique(maintain_order=True).to_list())
+                raise ShopperError(f"No segment '{args.segment}' in the {args.method} segmentation.",
+                                   hint=f"Segments: {known}.")
+            customers = chosen.get_column("customer_id")
+        rules = pair_rules(ws, level=args.level, min_support=args.min_support, min_lift=args.min_lift,
+                           customers=customers, antecedent=args.antecedent)
+    emit(rules.select("antecedent", "consequent", "support", "confidence", "lift", "conviction", "baskets"), args)
+    return 0

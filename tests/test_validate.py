@@ -1,0 +1,277 @@
+"""Bad inputs: each gives the expected ShopperError (naming the file) or the expected report
+(counted rejections with file, column and line); failed imports leave the previous workspace
+as it was."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from shopper_tui.analytics.errors import Cancelled, ShopperError
+from shopper_tui.analytics.sources import load_source
+from shopper_tui.analytics.sources.files import load_folder
+from shopper_tui.analytics.validate import validate
+from shopper_tui.analytics.workspace import import_source, open_workspace
+
+ORDERS = "order_id,customer_id,ts,status\n"
+ITEMS = "order_id,product_id,quantity,unit_price\n"
+
+
+def _quiet(step: str, fraction: float | None = None) -> None:
+    return None
+
+
+def _folder(tmp_path: Path, files: dict[str, str | bytes]) -> Path:
+    folder = tmp_path / "src"
+    folder.mkdir(exist_ok=True)
+    for name, content in files.items():
+        (folder / name).write_bytes(content.encode() if isinstance(content, str) else content)
+    return folder
+
+
+def _good(tmp_path: Path) -> Path:
+    return _folder(tmp_path, {
+        "orders.csv": ORDERS + "o1,c1,2024-01-01 10:00,completed\no2,c2,2024-01-02 11:00,completed\n",
+        "order_items.csv": ITEMS + "o1,p1,2,3.5\no2,p2,1,10\n",
+    })
+
+
+def _check(folder: Path):
+    return validate(load_folder(folder, progress=_quiet))
+
+
+# -- fatal problems: ShopperError naming the file ----------------------------------------
+
+
+def test_missing_required_column_names_file_and_column(tmp_path: Path) -> None:
+    folder = _folder(tmp_path, {"orders.csv": "order_id,customer_id,status\no1,c1,completed\n",
+                                "order_items.csv": ITEMS + "o1,p1,1,1\n"})
+    with pytest.raises(ShopperError) as err:
+        _check(folder)
+    assert "orders.csv" in err.value.message and "'ts'" in err.value.message
+    assert "found: order_id, customer_id, status" in err.value.message
+
+
+def test_empty_file_is_an_error_header_only_is_not(tmp_path: Path) -> None:
+    folder = _folder(tmp_path, {"orders.csv": b"", "order_items.csv": ITEMS})
+    with pytest.raises(ShopperError, match=r"orders\.csv: the file is empty \(0 bytes\)"):
+        load_folder(folder, progress=_quiet)
+    (folder / "orders.csv").write_text(ORDERS)
+    checked = _check(folder)
+    assert checked.tables["orders"].height == 0 and checked.report.tables["orders"].rows_read == 0
+
+
+def test_whitespace_only_file_is_empty(tmp_path: Path) -> None:
+    folder = _folder(tmp_path, {"orders.csv": "\r\n \n"})
+    with pytest.raises(ShopperError, match=r"orders\.csv: the file is empty"):
+        load_folder(folder, progress=_quiet)
+
+
+def test_garbage_bytes_are_not_a_table(tmp_path: Path) -> None:
+    noise = bytes(range(256)) * 40
+    folder = _folder(tmp_path, {"orders.csv": noise})
+    with pytest.raises(ShopperError, match=r"orders\.csv: contains binary data"):
+        load_folder(folder, progress=_quiet)
+    (folder / "orders.csv").write_bytes(bytes(b for b in noise if b))  # no NUL bytes, still noise
+    with pytest.raises(ShopperError, match=r"orders\.csv: does not look like a text table"):
+        load_folder(folder, progress=_quiet)
+
+
+def test_parquet_named_csv_and_broken_parquet(tmp_path: Path) -> None:
+    folder = _folder(tmp_path, {})
+    pl.DataFrame({"order_id": ["o1"]}).write_parquet(folder / "orders.csv")
+    with pytest.raises(ShopperError, match=r"orders\.csv: this is a Parquet file, not text"):
+        load_folder(folder, progress=_quiet)
+    (folder / "orders.csv").unlink()
+    (folder / "orders.parquet").write_bytes(b"PAR1 not really")
+    with pytest.raises(ShopperError, match=r"orders\.parquet: not a readable Parquet file"):
+        load_folder(folder, progress=_quiet)
+
+
+def test_broken_json_lines(tmp_path: Path) -> None:
+    folder = _folder(tmp_path, {"events.jsonl": '{"session_id": "s1", "ts": "2024-01-01", "event_type": "view"}\n{oops\n'})
+    with pytest.raises(ShopperError, match=r"events\.jsonl: not valid JSON Lines"):
+        load_folder(folder, progress=_quiet)
+
+
+def test_wrong_delimiter_is_named(tmp_path: Path) -> None:
+    folder = _folder(tmp_path, {"orders.csv": "order_id:customer_id:ts:status\no1:c1:2024-01-01:completed\n"})
+    with pytest.raises(ShopperError) as err:
+        load_folder(folder, progress=_quiet)
+    assert err.value.message.startswith("orders.csv: the header line 'order_id:customer_id:ts:status' gives a single")
+    assert "delimiter looks wrong" in err.value.message
+
+
+def test_row_with_too_many_fields_names_its_line(tmp_path: Path) -> None:
+    folder = _folder(tmp_path, {"orders.csv": ORDERS + "o1,c1,2024-01-01,completed\n"
+                                "o2,c2,\"2024-01-02\",completed\n" "o3,c3,2024-01-03,completed,extra\n"})
+    with pytest.raises(ShopperError, match=r"orders\.csv: line 4 has 5 fields but the header has 4"):
+        load_folder(folder, progress=_quiet)
+
+
+def test_missing_sources_and_folders(tmp_path: Path) -> None:
+    with pytest.raises(ShopperError, match="Source not found"):
+        load_source(tmp_path / "nope")
+    with pytest.raises(ShopperError, match="Folder not found"):
+        load_folder(tmp_path / "nope", progress=_quiet)
+
+
+def test_folder_without_tables_or_without_orders(tmp_path: Path) -> None:
+    folder = _folder(tmp_path, {"readme.txt": "hello\n"})
+    raw = load_folder(folder, progress=_quiet)
+    assert raw.notes == ["ignored: readme.txt"]
+    with pytest.raises(ShopperError, match="no canonical table found"):
+        validate(raw)
+    (folder / "customers.csv").write_text("customer_id\nc1\n")
+    with pytest.raises(ShopperError, match="neither orders nor events"):
+        _check(folder)
+
+
+# -- row-level problems: counted, with file, column and line ------------------------------
+
+
+def test_unparseable_ts_counted_with_line(tmp_path: Path) -> None:
+    folder = _folder(tmp_path, {
+        "orders.csv": ORDERS + "o1,c1,2011-02-03 10:00,completed\no2,c2,31/02/2011,completed\n"
+        "o3,c3,2011-02-04 10:00,completed\no4,c4,soon,completed\n",
+        "order_items.csv": ITEMS + "o1,p1,1,1\n",
+    })
+    checked = _check(folder)
+    rep = checked.report.tables["orders"]
+    assert rep.rejected == {"unparseable ts": 2}
+    assert (rep.rows_read, rep.rows_kept) == (4, 2)
+    bad = checked.rejects.filter(pl.col("reason") == "unparseable ts")
+    assert bad.select("origin", "line", "column", "value").rows() == [
+        ("orders.csv", 3, "ts", "31/02/2011"), ("orders.csv", 5, "ts", "soon")]
+    assert any("orders.csv line 3, column 'ts': '31/02/2011'" in line for line in checked.report.lines())
+
+
+def test_unparseable_numbers_and_negative_quantities(tmp_path: Path) -> None:
+    folder = _folder(tmp_path, {
+        "orders.csv": ORDERS + "o1,c1,2024-01-01,completed\n",
+        "order_items.csv": ITEMS + "o1,p1,2,3.5\no1,p2,-1,3.5\no1,p3,two,3.5\no1,p4,1,-2\no1,p5,1,\"2,55\"\no1,p6,0,1\n",
+    })
+    checked = _check(folder)
+    rep = checked.report.tables["order_items"]
+    assert rep.rejected == {
+        "unparseable quantity": 1,
+        "quantity not positive (record returns as order status 'returned')": 2,
+        "negative unit_price": 1,
+    }
+    rej = checked.rejects.filter(pl.col("table") == "order_items").sort("line")
+    assert rej.select("line", "column", "value").rows() == [
+        (3, "quantity", "-1"), (4, "quantity", "two"), (5, "unit_price", "-2"), (7, "quantity", "0")]
+    items = checked.tables["order_items"].sort("product_id")
+    assert items.get_column("unit_price").to_list() == [3.5, 2.55]  # decimal comma read
+
+
+def test_duplicate_ids_keep_the_first(tmp_path: Path) -> None:
+    folder = _folder(tmp_path, {
+        "customers.csv": "customer_id,country\nc1,UK\nc2,FR\nc1,DE\n17850.0,UK\n17850,IE\n",
+        "orders.csv": ORDERS + "o1,c1,2024-01-01,completed\no1,c2,2024-01-02,completed\n",
+        "order_items.csv": ITEMS + "o1,p1,1,1\n",
+    })
+    checked = _check(folder)
+    assert checked.report.tables["customers"].rejected == {"duplicate customer_id": 2}
+    assert checked.report.tables["orders"].rejected == {"duplicate order_id": 1}
+    customers = checked.tables["customers"]
+    assert customers.filter(pl.col("customer_id") == "c1").get_column("country").item() == "UK"
+    assert customers.filter(pl.col("customer_id") == "17850").get_column("country").item() == "UK"
+    dup_lines = checked.rejects.filter(pl.col("reason") == "duplicate customer_id").get_column("line").to_list()
+    assert dup_lines == [4, 6]
+
+
+def test_missing_required_values_and_unknown_status(tmp_path: Path) -> None:
+    folder = _folder(tmp_path, {
+        "orders.csv": ORDERS + "o1,,2024-01-01,completed\no2,c2,2024-01-01,lost\no3,c3,2024-01-01,Refunded\n",
+        "order_items.csv": ITEMS + "o3,p1,1,1\no9,p1,1,1\n",
+    })
+    checked = _check(folder)
+    assert checked.report.tables["orders"].rejected == {
+        "missing customer_id": 1, "status not one of completed, cancelled, returned": 1}
+    assert checked.tables["orders"].get_column("status").to_list() == ["returned"]
+    assert checked.report.tables["order_items"].rejected == {"order_id not in orders": 1}
+
+
+# -- atomic imports -----------------------------------------------------------------------
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _touch_later(path: Path) -> None:
+    st = path.stat()
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 5_000_000_000))
+
+
+def test_failed_imports_leave_previous_workspace_intact(tmp_path: Path) -> None:
+    source = _good(tmp_path)
+    data_dir = tmp_path / "data"
+    first = import_source(source, data_dir=data_dir, name="shop")
+    assert not first.reused and first.row_counts["orders"] == 2
+    before = _digest(first.path)
+    folder = first.path.parent
+
+    # 1. a fatal validation error (required column gone)
+    (source / "orders.csv").write_text("order_id,customer_id,status\no1,c1,completed\n")
+    with pytest.raises(ShopperError, match=r"orders\.csv"):
+        import_source(source, data_dir=data_dir, name="shop")
+    assert _digest(first.path) == before
+
+    # 2. a failure while the new file is being written (progress callback raises mid-way)
+    (source / "orders.csv").write_text(ORDERS + "o1,c1,2024-01-01,completed\no2,c2,2024-01-02,completed\no3,c1,2024-01-03,completed\n")
+
+    def fail_while_writing(step: str, fraction: float | None = None) -> None:
+        if step == "writing order_items":
+            raise ShopperError("disk went away")
+
+    with pytest.raises(ShopperError, match="disk went away"):
+        import_source(source, data_dir=data_dir, name="shop", progress=fail_while_writing)
+    assert _digest(first.path) == before
+
+    # 3. cancelled by the user while writing
+    def cancel(step: str, fraction: float | None = None) -> None:
+        if step.startswith("writing"):
+            raise Cancelled()
+
+    with pytest.raises(Cancelled):
+        import_source(source, data_dir=data_dir, name="shop", progress=cancel)
+    assert _digest(first.path) == before
+
+    # 4. an exception just before the swap
+    def boom(tmp: Path) -> None:
+        assert tmp.is_file()
+        raise RuntimeError("killed before swap")
+
+    with pytest.raises(RuntimeError, match="killed before swap"):
+        import_source(source, data_dir=data_dir, name="shop", _before_swap=boom)
+    assert _digest(first.path) == before
+    assert sorted(p.name for p in folder.iterdir()) == ["shop.duckdb"]  # no half-written file left
+    with open_workspace(first.path) as ws:
+        assert ws.row_counts()["orders"] == 2
+
+    # and the next import succeeds
+    done = import_source(source, data_dir=data_dir, name="shop")
+    assert not done.reused and done.row_counts["orders"] == 3
+
+
+def test_reimport_of_unchanged_source_reuses_workspace(tmp_path: Path) -> None:
+    source = _good(tmp_path)
+    data_dir = tmp_path / "data"
+    first = import_source(source, data_dir=data_dir)
+    before = _digest(first.path)
+    again = import_source(source, data_dir=data_dir)
+    assert again.reused and again.path == first.path
+    assert again.row_counts == first.row_counts
+    assert again.report.tables["orders"].rows_read == 2
+    assert _digest(first.path) == before
+    _touch_later(source / "order_items.csv")
+    changed = import_source(source, data_dir=data_dir)
+    assert not changed.reused
+    forced = import_source(source, data_dir=data_dir, force=True)
+    assert not forced.reused
