@@ -101,6 +101,8 @@ class Workspace:
             ) from exc
         self.meta: dict[str, str] = dict(meta_rows)
         self._local = threading.local()
+        self._cursors: list[duckdb.DuckDBPyConnection] = []
+        self._cursors_lock = threading.Lock()
 
     # -- access -------------------------------------------------------------------------
     def cursor(self) -> duckdb.DuckDBPyConnection:
@@ -109,6 +111,8 @@ class Workspace:
         if cur is None:
             cur = self._con.cursor()
             self._local.cur = cur
+            with self._cursors_lock:
+                self._cursors.append(cur)
         return cur
 
     def sql(self, query: str, params: list[object] | dict[str, object] | None = None) -> pl.DataFrame:
@@ -127,12 +131,12 @@ class Workspace:
 
     def has_rows(self, name: str) -> bool:
         """True when the canonical table ``name`` holds at least one row."""
-        return bool(self.cursor().execute(f'SELECT EXISTS (SELECT 1 FROM "{name}")').fetchone()[0])
+        return bool(self.cursor().execute(f'SELECT EXISTS (SELECT 1 FROM "{name}")').fetchall()[0][0])
 
     def row_counts(self) -> dict[str, int]:
         """Rows per canonical table."""
         cur = self.cursor()
-        return {t: int(cur.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0]) for t in TABLE_NAMES}
+        return {t: int(cur.execute(f'SELECT count(*) FROM "{t}"').fetchall()[0][0]) for t in TABLE_NAMES}
 
     @property
     def report(self) -> ValidationReport:
@@ -151,6 +155,15 @@ class Workspace:
         return self.table("_rejects")
 
     def close(self) -> None:
+        """Close the connection and every thread's cursor.
+
+        DuckDB keeps one database instance per path while any cursor is open, so a
+        re-imported file is only seen by a new :class:`Workspace` once the old one is closed.
+        """
+        with self._cursors_lock:
+            cursors, self._cursors = self._cursors, []
+        for cur in cursors:
+            cur.close()
         self._con.close()
 
     def __enter__(self) -> Workspace:
@@ -274,7 +287,7 @@ def import_source(
     path = workspace_path(data_dir, name)
     path.parent.mkdir(parents=True, exist_ok=True)
     report_progress("checking source", None)
-    fingerprint = source_fingerprint(spec)
+    fingerprint = source_fingerprint(spec, collections=collections)
     if not force and _is_current(path, fingerprint):
         with open_workspace(path) as ws:
             return ImportResult(path, name, ws.report, ws.row_counts(), True, time.perf_counter() - started)

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from _mongo_server import mongo_url  # noqa: F401
+
 
 @pytest.fixture(autouse=True)
 def _isolated_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

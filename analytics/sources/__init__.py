@@ -140,7 +140,7 @@ def _slug(text: str) -> str:
     return slug or "data"
 
 
-def source_fingerprint(spec: str | Path) -> str:
+def source_fingerprint(spec: str | Path, *, collections: dict[str, str] | None = None) -> str:
     """A cheap fingerprint that changes when the source's content may have changed.
 
     Files: name, size and modification time of every file read. MongoDB: collection counts
@@ -151,7 +151,8 @@ def source_fingerprint(spec: str | Path) -> str:
     if kind == "mongodb":
         from .mongo import fingerprint
 
-        h.update(fingerprint(str(spec)).encode())
+        h.update(fingerprint(str(spec), collections=collections).encode())
+        h.update(repr(sorted((collections or {}).items())).encode())
         return h.hexdigest()[:16]
     path = bundled_sample_dir() if kind == "sample" else Path(str(spec)).expanduser().resolve()
     files = sorted(p for p in path.iterdir() if p.is_file()) if path.is_dir() else [path]
