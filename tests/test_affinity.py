@@ -145,3 +145,25 @@ def test_segment_affinity_matches_polars(basket_ws) -> None:
     assert aff.height == 3 * aff["item"].n_unique()
     sums = aff.group_by("segment_id").agg(pl.col("share").sum())
     np.testing.assert_allclose(sums["share"].to_numpy(), 1.0)
+
+
+def test_planted_favourite_categories_top_the_index(tmp_path: Path) -> None:
+    """On the bundled sample, using the planted shopper types as segments, each type's
+    planted favourite category is its highest-index cell (from purchases)."""
+    res = import_source("sample", data_dir=tmp_path / "data")
+    with open_workspace(res.path) as ws:
+        truth = ws.table("truth_customers")
+        types = sorted(truth["latent_type"].unique().to_list())
+        labels = truth.select("customer_id", segment_id=pl.col("latent_type").replace_strict(
+            {t: i for i, t in enumerate(types)}, return_dtype=pl.Int64), segment="latent_type")
+        aff = segment_affinity(ws, labels, by="category")
+    import json
+
+    from shopper_tui.analytics.sample_data_location import bundled_dir
+
+    planted = {t["name"]: t["favourite_categories"]
+               for t in json.loads((bundled_dir() / "truth.json").read_text())["latent_types"]}
+    top = aff.sort("index", descending=True, nulls_last=True).group_by("segment", maintain_order=True).first()
+    assert top.height == 5
+    for seg, item in top.select("segment", "item").iter_rows():
+        assert item in planted[seg], (seg, item, planted[seg])
