@@ -1,0 +1,197 @@
+"""Data: where the data came from, every canonical table with its counts, the validation
+report, the rejected rows and a preview of any table. ``r`` re-imports the source."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.widgets import DataTable, Label, Static, TabbedContent, TabPane
+from textual.worker import Worker, WorkerState
+
+from shopper_tui.analytics.schema import TABLE_NAMES
+from shopper_tui.analytics.tables import WorkspaceFacts, table_preview, table_summary, workspace_facts
+from shopper_tui.jobs import job_progress
+from shopper_tui.widgets import FrameTable, ShopperScreen
+
+if TYPE_CHECKING:
+    import polars as pl
+
+    from shopper_tui.analytics.workspace import Workspace
+
+__all__ = ["DataScreen", "DataOverview", "PREVIEW_ROWS"]
+
+#: Rows shown in a table preview.
+PREVIEW_ROWS = 1000
+
+
+@dataclass(frozen=True)
+class DataOverview:
+    """What the Data screen's worker read from the workspace."""
+
+    facts: WorkspaceFacts
+    summary: pl.DataFrame
+    report_lines: list[str]
+    rejects: pl.DataFrame
+
+
+def _size(n: int) -> str:
+    size = float(n)
+    for unit in ("bytes", "KB", "MB", "GB"):
+        if size < 1024 or unit == "GB":
+            return f"{size:,.0f} {unit}" if unit == "bytes" else f"{size:,.1f} {unit}"
+        size /= 1024
+    return f"{n} bytes"
+
+
+def _when(iso: str) -> str:
+    """``2025-01-31T09:05:00+00:00`` → ``2025-01-31 09:05 UTC``."""
+    try:
+        moment = datetime.fromisoformat(iso)
+    except ValueError:
+        return iso
+    return f"{moment:%Y-%m-%d %H:%M} {moment.tzname() or ''}".strip()
+
+
+class DataScreen(ShopperScreen):
+    """Sources, tables, validation, rejected rows and previews."""
+
+    MODE = "data"
+    TITLE_TEXT = "Data"
+    BINDINGS = [
+        Binding("r", "app.reimport", "Re-import"),
+        Binding("p", "tab('tab-preview')", "Preview"),
+        Binding("v", "tab('tab-validation')", "Validation"),
+        Binding("x", "tab('tab-rejects')", "Rejected rows"),
+    ]
+
+    def compose_body(self) -> ComposeResult:
+        with Horizontal(id="data-top"):
+            yield Static("Opening workspace…", id="data-facts", markup=False)
+            table = DataTable(id="data-tables", cursor_type="row", zebra_stripes=False)
+            table.border_title = "Tables (enter: preview)"
+            yield table
+        with TabbedContent(id="data-tabs"):
+            with TabPane("Preview", id="tab-preview"):
+                yield Label("Pick a table above.", id="preview-title", markup=False)
+                yield FrameTable(name="preview", id="preview-table", empty_text="No table picked.")
+            with TabPane("Validation", id="tab-validation"):
+                with VerticalScroll(id="validation-scroll"):
+                    yield Static("", id="validation-report", markup=False)
+            with TabPane("Rejected rows", id="tab-rejects"):
+                yield FrameTable(name="rejected_rows", id="rejects-table", empty_text="No rejected rows.")
+
+    def on_mount(self) -> None:
+        table = self.query_one("#data-tables", DataTable)
+        table.add_column("table", key="table")
+        table.add_column(Text("rows", justify="right"), key="rows")
+        table.add_column(Text("rejected", justify="right"), key="rejected")
+        table.add_column("source", key="present")
+        self.query_one("#data-facts", Static).border_title = "Source"
+
+    def watch_workspace(self, workspace: Workspace | None) -> None:
+        if workspace is not None:
+            self.load(workspace)
+
+    def show_no_data(self, message: str) -> None:
+        self.query_one("#data-facts", Static).update(
+            f"No data open.\n{message}\n\nFix the source, then r to re-import."
+        )
+
+    def action_tab(self, tab: str) -> None:
+        self.query_one(TabbedContent).active = tab
+
+    # -- loading ---------------------------------------------------------------------------
+    @work(thread=True, exclusive=True, exit_on_error=False, group="data")
+    def load(self, workspace: Workspace) -> DataOverview:
+        progress = job_progress("Data")
+        progress("counting rows", None)
+        facts = workspace_facts(workspace, data_dir=self.app.settings.data_dir)  # type: ignore[attr-defined]
+        summary = table_summary(workspace)
+        progress("reading rejected rows", None)
+        return DataOverview(facts, summary, workspace.report.lines(), workspace.rejects())
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="preview")
+    def load_preview(self, workspace: Workspace, table: str) -> tuple[str, pl.DataFrame]:
+        progress = job_progress(f"Preview {table}")
+        progress("reading", None)
+        show_pii = self.app.settings.show_pii  # type: ignore[attr-defined]
+        return table, table_preview(workspace, table, limit=PREVIEW_ROWS, show_pii=show_pii)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.state is not WorkerState.SUCCESS:
+            return
+        if event.worker.group == "data":
+            self.show(event.worker.result)  # type: ignore[arg-type]
+        elif event.worker.group == "preview":
+            name, frame = event.worker.result  # type: ignore[misc]
+            self.show_preview(name, frame)
+
+    # -- showing ---------------------------------------------------------------------------
+    def show(self, data: DataOverview) -> None:
+        f = data.facts
+        facts = Text(no_wrap=True, overflow="ellipsis")  # long paths and URIs are cut, not wrapped
+        for label, value in (
+            ("source", f.source), ("kind", f.kind), ("read as", f.description),
+            ("workspace", f.display_path), ("size", _size(f.size_bytes)), ("imported", _when(f.imported_at)),
+        ):
+            facts.append(f"{label:<10}", style="bold")
+            facts.append(f"{value}\n")
+        total_rejected = int(data.summary.get_column("rejected").sum())
+        facts.append(f"{'rejected':<10}", style="bold")
+        facts.append(f"{total_rejected:,} rows (x: see them)", style="red" if total_rejected else "")
+        self.query_one("#data-facts", Static).update(facts)
+        table = self.query_one("#data-tables", DataTable)
+        selected = self._selected_table()
+        table.clear()
+        for row in data.summary.iter_rows(named=True):
+            table.add_row(
+                Text(row["table"]),
+                Text(f"{row['rows']:,}", justify="right"),
+                Text(f"{row['rejected']:,}", justify="right", style="red" if row["rejected"] else "dim"),
+                Text("yes" if row["present"] else "missing", style="" if row["present"] else "yellow"),
+                key=row["table"],
+            )
+        if selected in TABLE_NAMES:
+            table.move_cursor(row=TABLE_NAMES.index(selected))
+        report = "\n".join(data.report_lines) or "Nothing to report: every row was kept."
+        self.query_one("#validation-report", Static).update(report)
+        self.query_one("#rejects-table", FrameTable).set_frame(data.rejects, name="rejected_rows")
+        if self.workspace is not None:
+            self.load_preview(self.workspace, selected or TABLE_NAMES[0])
+
+    def show_preview(self, name: str, frame: pl.DataFrame) -> None:
+        counts = self._row_count(name)
+        shown = f"first {frame.height:,} of {counts:,} rows" if counts > frame.height else f"all {frame.height:,} rows"
+        masked = "" if self.app.settings.show_pii else " · personal columns masked"  # type: ignore[attr-defined]
+        self.query_one("#preview-title", Label).update(f"{name}: {shown}{masked if name == 'customers' else ''}")
+        self.query_one("#preview-table", FrameTable).set_frame(frame, name=name)
+
+    def _row_count(self, name: str) -> int:
+        table = self.query_one("#data-tables", DataTable)
+        try:
+            cell = table.get_cell(name, "rows")
+        except Exception:  # noqa: BLE001 - row not there yet
+            return 0
+        return int(str(cell.plain if isinstance(cell, Text) else cell).replace(",", "") or 0)
+
+    def _selected_table(self) -> str | None:
+        table = self.query_one("#data-tables", DataTable)
+        if table.row_count == 0:
+            return None
+        return TABLE_NAMES[table.cursor_row] if table.cursor_row < len(TABLE_NAMES) else None
+
+    @on(DataTable.RowSelected, "#data-tables")
+    @on(DataTable.RowHighlighted, "#data-tables")
+    def _table_picked(self, event: DataTable.RowSelected | DataTable.RowHighlighted) -> None:
+        name = event.row_key.value if event.row_key else None
+        if name and self.workspace is not None:
+            self.load_preview(self.workspace, name)
+            if isinstance(event, DataTable.RowSelected):
+                self.action_tab("tab-preview")

@@ -1,0 +1,270 @@
+"""The application: screens as modes, the workspace, jobs, errors, help and the palette.
+
+``make_app(settings)`` is the one factory the CLI and every test use.
+
+Adding a screen is one line in :data:`SCREEN_MODES` (its key, mode name, title and
+``module:Class``); the class subclasses :class:`~shopper_tui.widgets.ShopperScreen`. Screens
+are imported when first shown, so start-up pays only for the first one.
+
+Data flow: on mount a thread worker imports the source (instant when the workspace is
+current) and opens the workspace; :attr:`ShopperApp.workspace` is set when it is open and
+every screen follows it (attributes down). Jobs report through :mod:`shopper_tui.jobs`;
+failures of any job end here, once, in :meth:`ShopperApp.show_error`.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+from textual import work
+from textual.app import App
+from textual.binding import Binding
+from textual.command import DiscoveryHit, Hit, Hits, Provider
+from textual.reactive import reactive
+from textual.screen import ModalScreen, Screen
+from textual.worker import Worker, WorkerState
+
+from .analytics.errors import Cancelled
+from .config import Settings
+from .jobs import JobEnded, JobProgressed, JobStarted, JobStatus, job_progress
+from .widgets.error_modal import ErrorModal
+
+if TYPE_CHECKING:
+    from .analytics.workspace import ImportResult, Workspace
+
+__all__ = ["SCREEN_MODES", "ScreenMode", "ShopperApp", "make_app"]
+
+
+@dataclass(frozen=True)
+class ScreenMode:
+    """One screen of the app: the key that shows it, its mode name, title and class."""
+
+    key: str
+    name: str
+    title: str
+    target: str  # "module:Class", imported on first use
+
+    def load(self) -> Screen[Any]:
+        module, _, cls = self.target.partition(":")
+        return getattr(importlib.import_module(module), cls)()
+
+
+#: Every screen, in key order. Keys 2-8 are reserved for Segments, Affinity,
+#: Recommendations, Reviews, Funnels, Cohorts and Experiments.
+SCREEN_MODES: tuple[ScreenMode, ...] = (
+    ScreenMode("1", "overview", "Overview", "shopper_tui.screens.overview:OverviewScreen"),
+    ScreenMode("9", "data", "Data", "shopper_tui.screens.data:DataScreen"),
+)
+
+
+class ShopperCommands(Provider):
+    """Every app action in the command palette."""
+
+    def _commands(self) -> list[tuple[str, str, Callable[[], Any]]]:
+        app = self.app
+        assert isinstance(app, ShopperApp)
+        commands: list[tuple[str, str, Callable[[], Any]]] = [
+            (f"Go to {m.title}", f"Show the {m.title} screen (key {m.key})", partial(app.switch_mode, m.name))
+            for m in app.screen_modes
+        ]
+        commands += [
+            ("Export current table", "Write the focused table's view to CSV or Parquet (ctrl+e)", app.action_export_table),
+            ("Toggle dark/light theme", "Switch between the dark and the light theme", app.action_toggle_theme),
+            ("Re-import source", f"Read '{app.settings.source}' again and rebuild the workspace", app.action_reimport),
+            ("Cancel running job", "Stop the job in progress (escape)", app.action_cancel_job),
+            ("Show keys and help", "Every key binding of the app and this screen (?)", app.action_help),
+            ("Quit", "Leave shopper-tui (q)", app.exit),
+        ]
+        return commands
+
+    async def discover(self) -> Hits:
+        for name, help_text, callback in self._commands():
+            yield DiscoveryHit(name, callback, help=help_text)
+
+    async def search(self, query: str) -> Hits:
+        matcher = self.matcher(query)
+        for name, help_text, callback in self._commands():
+            score = matcher.match(name)
+            if score > 0:
+                yield Hit(score, matcher.highlight(name), callback, help=help_text)
+
+
+class ShopperApp(App[None]):
+    """shopper-tui. Build it with :func:`make_app`.
+
+    Attributes:
+        workspace: The open workspace, or None while opening (or after a failure).
+        import_result: What the last import did (reused, seconds, report).
+        workspace_error: Why no workspace is open, when opening failed.
+        job_status: The job shown in the job bar, or None.
+    """
+
+    CSS_PATH = "app.tcss"
+    TITLE = "shopper-tui"
+    COMMANDS = {ShopperCommands}
+    screen_modes: tuple[ScreenMode, ...] = SCREEN_MODES
+    MODES = {m.name: m.load for m in SCREEN_MODES}
+    BINDINGS = [
+        *(Binding(m.key, f"switch_mode('{m.name}')", m.title) for m in SCREEN_MODES),
+        Binding("question_mark", "help", "Help"),
+        Binding("q", "quit", "Quit"),
+        Binding("escape", "cancel_job", "Cancel job"),
+        Binding("ctrl+t", "toggle_theme", "Dark/light", show=False),
+    ]
+
+    workspace: reactive[Workspace | None] = reactive(None, init=False)
+    import_result: reactive[ImportResult | None] = reactive(None, init=False)
+    workspace_error: reactive[str | None] = reactive(None, init=False)
+    job_status: reactive[JobStatus | None] = reactive(None, init=False)
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__()
+        self.settings = settings
+        self._jobs: dict[Worker[Any], JobStatus] = {}
+        self._user_cancelled: set[Worker[Any]] = set()
+        self._closed_workspace: Workspace | None = None
+        if settings.theme in self.available_themes:
+            self.theme = settings.theme
+
+    # -- start-up and the workspace ---------------------------------------------------------
+    async def on_mount(self) -> None:
+        await self.switch_mode(SCREEN_MODES[0].name)
+        # start the import after the first paint: its imports (Polars, DuckDB) would hold the GIL
+        self.screen.call_after_refresh(self.open_source, self.settings.force_import)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="import")
+    def open_source(self, force: bool = False) -> tuple[ImportResult, Workspace]:
+        """Import the source (skipped when the workspace is current) and open the workspace."""
+        s = self.settings
+        progress = job_progress(f"{'Re-importing' if force else 'Opening'} {s.source}")
+        from .analytics.workspace import import_source, open_workspace
+
+        result = import_source(
+            s.source, data_dir=s.data_dir, name=s.name, force=force,
+            collections=s.collections or None, progress=progress,
+        )
+        progress("opening workspace", None)
+        old = self.workspace
+        if old is not None and not result.reused:
+            # DuckDB shares one instance per path: the old one must go before the new file is seen
+            self._closed_workspace = old
+            old.close()
+        return result, open_workspace(result.path)
+
+    def _opened(self, result: ImportResult, workspace: Workspace) -> None:
+        self.import_result = result
+        self.workspace_error = None
+        self.workspace = workspace
+        if not result.reused:
+            rejected = result.report.rows_rejected
+            self.notify(
+                f"Imported in {result.seconds:.1f} s"
+                + (f"; {rejected:,} rows rejected (see Data, key 9)" if rejected else "; no rows rejected"),
+                title="Import",
+            )
+
+    # -- jobs ------------------------------------------------------------------------------
+    def on_job_started(self, message: JobStarted) -> None:
+        if message.worker.state in (WorkerState.PENDING, WorkerState.RUNNING):
+            self._jobs[message.worker] = JobStatus(message.title)
+            self._show_job()
+
+    def on_job_progressed(self, message: JobProgressed) -> None:
+        status = self._jobs.get(message.worker)
+        if status is not None:
+            self._jobs[message.worker] = JobStatus(status.title, message.step, message.fraction)
+            self._show_job()
+
+    def on_job_ended(self, message: JobEnded) -> None:
+        self._job_state_changed(message.worker, message.state)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        self._job_state_changed(event.worker, event.state)
+        if event.worker.group == "import":
+            if event.state is WorkerState.SUCCESS:
+                self._opened(*event.worker.result)  # type: ignore[misc]
+            elif event.state is WorkerState.ERROR:
+                if self.workspace is not None and self.workspace is self._closed_workspace:
+                    self.workspace = None
+                if self.workspace is None:
+                    self.workspace_error = str(event.worker.error)
+
+    def _job_state_changed(self, worker: Worker[Any], state: WorkerState) -> None:
+        if state not in (WorkerState.SUCCESS, WorkerState.ERROR, WorkerState.CANCELLED):
+            return
+        status = self._jobs.pop(worker, None)
+        self._show_job()
+        title = status.title if status else (worker.name or "Job")
+        by_user = worker in self._user_cancelled
+        self._user_cancelled.discard(worker)
+        if state is WorkerState.ERROR:
+            if isinstance(worker.error, Cancelled) or by_user:
+                self.notify(f"{title}: cancelled.", title="Cancelled")
+            elif worker.error is not None:
+                self.show_error(worker.error, title=f"{title} failed")
+        elif state is WorkerState.CANCELLED and by_user:
+            self.notify(f"{title}: cancelled.", title="Cancelled")
+
+    def _show_job(self) -> None:
+        self.job_status = next(reversed(self._jobs.values()), None) if self._jobs else None
+        self.refresh_bindings()
+
+    def show_error(self, error: BaseException, *, title: str = "Something went wrong") -> None:
+        """Show ``error`` in the error modal (one at a time; later ones become notifications)."""
+        if any(isinstance(s, ErrorModal) for s in self.screen_stack):
+            self.notify(str(error), title=title, severity="error")
+            return
+        self.push_screen(ErrorModal(error, title=title))
+
+    # -- actions ---------------------------------------------------------------------------
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "cancel_job":
+            return bool(self._jobs)
+        if action == "switch_mode" and isinstance(self.screen, ModalScreen):
+            return False  # close the dialog first; switching would carry it along
+        return True
+
+    def action_cancel_job(self) -> None:
+        """Cancel the most recently started job still running."""
+        for worker in reversed(list(self._jobs)):
+            if worker.is_running or worker.state is WorkerState.PENDING:
+                self._user_cancelled.add(worker)
+                worker.cancel()
+                self.notify(f"Cancelling {self._jobs[worker].title}…")
+                return
+
+    def action_reimport(self) -> None:
+        """Read the source again (force) and rebuild the workspace atomically."""
+        self.open_source(force=True)
+
+    def action_toggle_theme(self) -> None:
+        self.theme = "textual-light" if self.current_theme.dark else "textual-dark"
+
+    def action_help(self) -> None:
+        from .screens.help import HelpScreen, binding_sections
+
+        if isinstance(self.screen, HelpScreen):
+            return
+        self.push_screen(HelpScreen(binding_sections(self.screen)))
+
+    def action_export_table(self) -> None:
+        """Export the focused table, or the first table on the screen."""
+        from .widgets.frame_table import FrameTable
+
+        focused = self.focused
+        table = next((n for n in focused.ancestors_with_self if isinstance(n, FrameTable)), None) if focused else None
+        if table is None:
+            table = next((t for t in self.screen.query(FrameTable) if t.display), None)
+        if table is None:
+            self.notify("There is no table on this screen to export.", severity="warning")
+            return
+        table.action_export()
+
+
+def make_app(settings: Settings) -> ShopperApp:
+    """The app for ``settings``: the CLI runs it, tests drive it with ``run_test``."""
+    return ShopperApp(settings)

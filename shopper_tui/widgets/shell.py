@@ -1,0 +1,112 @@
+"""The frame every mode screen sits in: mode bar on top, job bar and footer below.
+
+A new screen subclasses :class:`ShopperScreen`, sets ``MODE`` to its registry name, yields
+its widgets from ``compose_body`` and reacts to ``watch_workspace`` (the app's open
+workspace, pushed down from ``ShopperApp.workspace``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Horizontal
+from textual.reactive import reactive
+from textual.screen import Screen
+from textual.widget import Widget
+from textual.widgets import Footer, Label, ProgressBar, Static
+
+from ..jobs import JobOwner, JobStatus
+
+if TYPE_CHECKING:
+    from ..analytics.workspace import Workspace
+
+__all__ = ["JobBar", "ModeBar", "ShopperScreen"]
+
+
+class ModeBar(Static):
+    """One line: the app name, every screen with its key (current one highlighted), the data set."""
+
+    DEFAULT_CLASSES = "mode-bar"
+
+    def __init__(self, current: str) -> None:
+        super().__init__(markup=False)
+        self.current = current
+
+    def on_mount(self) -> None:
+        self.watch(self.app, "workspace", self._refresh_bar, init=True)
+
+    def _refresh_bar(self, _workspace: object = None) -> None:
+        text = Text(" shopper-tui ", style="bold")
+        for mode in getattr(self.app, "screen_modes", ()):
+            style = "reverse bold" if mode.name == self.current else ""
+            text.append("  ")
+            text.append(f" {mode.key} {mode.title} ", style=style)
+        ws = getattr(self.app, "workspace", None)
+        if ws is not None:
+            text.append("   ")
+            kind = ws.meta.get("kind", "?")
+            text.append(ws.name if kind == ws.name else f"{ws.name} · {kind}", style="dim")
+        self.update(text)
+
+
+class JobBar(Horizontal):
+    """The running job: title, step and a progress bar; hidden when nothing runs."""
+
+    DEFAULT_CLASSES = "job-bar"
+
+    def compose(self) -> ComposeResult:
+        yield Label("", id="job-label", markup=False)
+        yield ProgressBar(total=None, show_eta=False, id="job-progress")
+        yield Label("esc cancel", id="job-hint")
+
+    def on_mount(self) -> None:
+        self.watch(self.app, "job_status", self._show, init=True)
+
+    def _show(self, status: JobStatus | None) -> None:
+        self.display = status is not None
+        if status is None:
+            return
+        self.query_one("#job-label", Label).update(f"{status.title} · {status.step}" if status.step else status.title)
+        bar = self.query_one("#job-progress", ProgressBar)
+        if status.fraction is None:
+            bar.update(total=None)
+        else:
+            bar.update(total=100, progress=round(status.fraction * 100))
+
+
+class ShopperScreen(JobOwner, Screen[None]):
+    """Base of every mode screen.
+
+    Attributes:
+        workspace: The open workspace (None until the app has opened one), set from the app.
+    """
+
+    MODE: str = ""
+    TITLE_TEXT: str = ""
+    workspace: reactive[Workspace | None] = reactive(None, init=False)
+
+    def compose(self) -> ComposeResult:
+        yield ModeBar(self.MODE)
+        yield from self.compose_body()
+        yield JobBar()
+        yield Footer()
+
+    def compose_body(self) -> Iterable[Widget]:
+        return ()
+
+    def on_mount(self) -> None:
+        self.watch(self.app, "workspace", self._take_workspace, init=True)
+        self.watch(self.app, "workspace_error", self._take_error, init=True)
+
+    def _take_workspace(self, workspace: Any) -> None:
+        self.workspace = workspace
+
+    def _take_error(self, error: str | None) -> None:
+        if error and self.workspace is None:
+            self.show_no_data(error)
+
+    def show_no_data(self, message: str) -> None:
+        """Opening the data failed (the error modal has the details): say so where data would be."""

@@ -1,0 +1,414 @@
+"""Pilot tests of the app: the real app from ``make_app``, on the bundled sample."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import subprocess
+import sys
+import threading
+import time
+from datetime import datetime
+from pathlib import Path
+
+import polars as pl
+import pytest
+from textual.app import App, ComposeResult
+from textual.pilot import Pilot
+from textual.widgets import DataTable as TextualDataTable
+from textual.widgets import Input
+from textual.worker import WorkerState
+
+from shopper_tui.analytics import workspace as workspace_module
+from shopper_tui.analytics.errors import Cancelled, ShopperError
+from shopper_tui.analytics.overview import kpis
+from shopper_tui.analytics.schema import TABLE_NAMES
+from shopper_tui.analytics.tables import table_preview
+from shopper_tui.app import SCREEN_MODES, ShopperApp, make_app
+from shopper_tui.config import Settings
+from shopper_tui.jobs import run_job
+from shopper_tui.screens.data import PREVIEW_ROWS, DataScreen
+from shopper_tui.screens.help import HelpScreen
+from shopper_tui.screens.overview import OverviewScreen
+from shopper_tui.widgets import ErrorModal, ExportDialog, FrameTable, JobBar, KpiCard
+
+SIZE = (120, 40)
+MARKUP_NAME = "[bold red]x[/] [@click=app.quit]y"
+
+
+class _FrozenDatetime(datetime):
+    @classmethod
+    def now(cls, tz=None):  # noqa: ANN001, ANN206
+        return datetime(2026, 1, 15, 9, 30, tzinfo=tz)
+
+
+def import_sample(data_dir: Path) -> Settings:
+    """Import the bundled sample once (clock frozen so `imported_at` is fixed); settings to open it."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(workspace_module, "datetime", _FrozenDatetime)
+        workspace_module.import_source("sample", data_dir=data_dir)
+    return Settings.from_env(source="sample", data_dir=data_dir)
+
+
+@pytest.fixture(scope="module")
+def sample_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    return import_sample(tmp_path_factory.mktemp("ui-data"))
+
+
+async def settle(pilot: Pilot, rounds: int = 3) -> None:
+    """Let workers finish and the screen catch up (results arrive as messages)."""
+    for _ in range(rounds):
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+
+
+async def wait_for(pilot: Pilot, predicate, timeout: float = 30.0) -> None:  # noqa: ANN001
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {getattr(predicate, '__name__', predicate)}")
+        await pilot.pause(0.05)
+
+
+def run_async(test):  # noqa: ANN001, ANN201
+    """Run an async test on a fresh event loop (no pytest async plugin needed)."""
+
+    @functools.wraps(test)
+    def wrapper(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        return asyncio.run(test(*args, **kwargs))
+
+    return wrapper
+
+
+def _app(settings: Settings) -> ShopperApp:
+    return make_app(settings)
+
+
+def _card(app: App, key: str) -> str:
+    return app.screen.query_one(f"#kpi-{key}", KpiCard).value_text
+
+
+@run_async
+async def test_opens_on_sample_with_right_kpis(sample_settings: Settings) -> None:
+    app = _app(sample_settings)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.workspace is not None)
+        await settle(pilot)
+        assert isinstance(app.screen, OverviewScreen)
+        k = kpis(app.workspace)
+        assert k.orders > 0 and k.customers > 0
+        assert _card(app, "customers") == f"{k.customers:,}"
+        assert _card(app, "buyers") == f"{k.buyers:,}"
+        assert _card(app, "orders") == f"{k.orders:,}"
+        assert _card(app, "revenue") == (f"{k.revenue:,.0f}" if k.revenue >= 1000 else f"{k.revenue:,.2f}")
+        assert _card(app, "aov") == (
+            f"{k.average_order_value:,.0f}" if k.average_order_value >= 1000 else f"{k.average_order_value:,.2f}"
+        )
+        assert _card(app, "repeat") == f"{k.repeat_purchase_rate:.1%}"
+        assert _card(app, "lost") == f"{k.cancelled_orders:,} / {k.returned_orders:,}"
+        assert _card(app, "range") == f"{k.first_order:%Y-%m-%d}"
+
+
+@run_async
+async def test_period_key_switches_chart(sample_settings: Settings) -> None:
+    app = _app(sample_settings)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.workspace is not None)
+        await settle(pilot)
+        title = app.screen.query_one("#chart-title")
+        assert "per month" in str(title.render())
+        await pilot.press("p")
+        await settle(pilot)
+        assert "per week" in str(title.render())
+
+
+@run_async
+async def test_keys_switch_between_overview_and_data(sample_settings: Settings) -> None:
+    app = _app(sample_settings)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.workspace is not None)
+        await pilot.press("9")
+        await settle(pilot)
+        assert isinstance(app.screen, DataScreen)
+        assert app.current_mode == "data"
+        await pilot.press("1")
+        await settle(pilot)
+        assert isinstance(app.screen, OverviewScreen)
+
+
+@run_async
+async def test_data_screen_lists_every_table_with_row_counts(sample_settings: Settings) -> None:
+    app = _app(sample_settings)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.workspace is not None)
+        await pilot.press("9")
+        await settle(pilot)
+        counts = app.workspace.row_counts()
+        table = app.screen.query_one("#data-tables", TextualDataTable)
+        await wait_for(pilot, lambda: table.row_count == len(TABLE_NAMES))
+        shown = {str(table.get_cell(name, "table")): str(table.get_cell(name, "rows")) for name in TABLE_NAMES}
+        assert shown == {name: f"{counts[name]:,}" for name in TABLE_NAMES}
+        facts = str(app.screen.query_one("#data-facts").render())
+        assert "workspaces/sample.duckdb" in facts and "sample" in facts
+
+
+async def _open_preview(app: ShopperApp, pilot, table: str) -> FrameTable:
+    await wait_for(pilot, lambda: app.workspace is not None)
+    await pilot.press("9")
+    await settle(pilot)
+    tables = app.screen.query_one("#data-tables", TextualDataTable)
+    await wait_for(pilot, lambda: tables.row_count == len(TABLE_NAMES))
+    tables.move_cursor(row=TABLE_NAMES.index(table))
+    preview = app.screen.query_one("#preview-table", FrameTable)
+    await wait_for(pilot, lambda: preview.table_name == table and preview.frame.height > 0)
+    assert preview.data_table is not None
+    preview.data_table.focus()
+    await settle(pilot)
+    return preview
+
+
+@run_async
+async def test_filter_reduces_rows(sample_settings: Settings) -> None:
+    app = _app(sample_settings)
+    async with app.run_test(size=SIZE) as pilot:
+        preview = await _open_preview(app, pilot, "orders")
+        expected = table_preview(app.workspace, "orders", limit=PREVIEW_ROWS).filter(pl.col("status") == "returned")
+        assert 0 < expected.height < preview.frame.height
+        await pilot.press("slash")
+        await settle(pilot)
+        assert isinstance(app.focused, Input)
+        await pilot.press(*"status = returned", "enter")
+        await settle(pilot)
+        assert preview.view.height == expected.height
+        assert set(preview.view.get_column("status").to_list()) == {"returned"}
+        assert preview.data_table is not None and preview.data_table.row_count == expected.height
+        assert f"{expected.height:,} of {preview.frame.height:,} rows" in str(preview.query_one(".frame-status").render())
+        # a numeric comparison through the same bar, then clearing it
+        await pilot.press("slash", "ctrl+u", "enter")
+        await settle(pilot)
+        assert preview.view.height == preview.frame.height
+
+
+@run_async
+async def test_sort_key_toggles_direction(sample_settings: Settings) -> None:
+    app = _app(sample_settings)
+    async with app.run_test(size=SIZE) as pilot:
+        preview = await _open_preview(app, pilot, "order_items")
+        grid = preview.data_table
+        grid.move_cursor(column=preview.frame.columns.index("unit_price"))
+        await settle(pilot)
+        await pilot.press("s")
+        await settle(pilot)
+        prices = preview.view.get_column("unit_price")
+        assert prices.to_list() == sorted(prices.to_list())
+        await pilot.press("s")
+        await settle(pilot)
+        prices = preview.view.get_column("unit_price")
+        assert prices.to_list() == sorted(prices.to_list(), reverse=True)
+
+
+@run_async
+async def test_export_dialog_writes_current_view(sample_settings: Settings, tmp_path: Path) -> None:
+    app = _app(sample_settings)
+    target = tmp_path / "out" / "products.csv"
+    async with app.run_test(size=SIZE) as pilot:
+        preview = await _open_preview(app, pilot, "products")
+        await pilot.press("ctrl+e")
+        await settle(pilot)
+        assert isinstance(app.screen, ExportDialog)
+        path_input = app.screen.query_one("#export-path", Input)
+        path_input.value = str(target)
+        await pilot.press("enter")
+        await wait_for(pilot, target.exists)
+        await settle(pilot)
+        assert not isinstance(app.screen, ExportDialog)
+        written = pl.read_csv(target, infer_schema=False)
+        view = preview.view
+        assert written.height == view.height
+        assert written.columns == view.columns
+        assert written.get_column("product_id").to_list() == view.get_column("product_id").to_list()
+        names = view.get_column("name").fill_null("").to_list()
+        got = written.get_column("name").fill_null("").to_list()
+        assert got == [("'" + n) if n[:1] in ("=", "+", "-", "@") else n for n in names]
+
+
+@run_async
+async def test_help_lists_keys_of_app_and_screen(sample_settings: Settings) -> None:
+    app = _app(sample_settings)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.workspace is not None)
+        await pilot.press("9")
+        await settle(pilot)
+        await pilot.press("question_mark")
+        await settle(pilot)
+        assert isinstance(app.screen, HelpScreen)
+        rows = {title: dict((d, k) for k, d in keys) for title, keys in app.screen.sections}
+        everywhere = rows["Everywhere"]
+        for mode in SCREEN_MODES:
+            assert everywhere[mode.title] == mode.key
+        assert "q" in everywhere["Quit"] and everywhere["Help"] == "?"
+        assert everywhere["Cancel job"] == "esc"
+        assert rows["Data screen"]["Re-import"] == "r"
+        await pilot.press("escape")
+        await settle(pilot)
+        assert isinstance(app.screen, DataScreen)
+
+
+@run_async
+async def test_palette_offers_screens(sample_settings: Settings) -> None:
+    app = _app(sample_settings)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.workspace is not None)
+        await pilot.press("ctrl+p")
+        await settle(pilot)
+        await pilot.press(*"go to data")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, DataScreen)
+        dark = app.current_theme.dark
+        app.action_toggle_theme()
+        assert app.current_theme.dark is not dark
+
+
+@run_async
+async def test_shopper_error_in_a_job_shows_error_modal(sample_settings: Settings) -> None:
+    app = _app(sample_settings)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.workspace is not None)
+
+        def broken(progress):
+            progress("reading", 0.5)
+            raise ShopperError("orders.csv: column 'ts' has 3 unparseable values", hint="Fix the dates.")
+
+        worker = run_job(app.screen, "Loading orders", broken)
+        await wait_for(pilot, lambda: isinstance(app.screen, ErrorModal))
+        assert worker.state is WorkerState.ERROR
+        modal = app.screen
+        assert str(modal.query_one("#error-message").render()) == "orders.csv: column 'ts' has 3 unparseable values"
+        assert str(modal.query_one("#error-hint").render()) == "Fix the dates."
+        assert "Loading orders failed" in str(modal.query_one("#error-title").render())
+        assert not modal.query("#error-traceback")  # no traceback for a user-facing error
+        await pilot.press("escape")
+        await settle(pilot)
+        assert isinstance(app.screen, OverviewScreen)
+
+
+@run_async
+async def test_unexpected_error_hides_traceback_behind_a_key(sample_settings: Settings) -> None:
+    app = _app(sample_settings)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.workspace is not None)
+
+        def buggy(progress):
+            return {}["missing"]
+
+        run_job(app.screen, "Scoring", buggy)
+        await wait_for(pilot, lambda: isinstance(app.screen, ErrorModal))
+        modal = app.screen
+        assert str(modal.query_one("#error-message").render()) == "KeyError: 'missing'"
+        box = modal.query_one("#error-traceback")
+        assert box.display is False
+        await pilot.press("t")
+        await settle(pilot)
+        assert box.display is True
+        assert "Traceback" in modal.details
+
+
+@run_async
+async def test_escape_cancels_a_running_job(sample_settings: Settings) -> None:
+    app = _app(sample_settings)
+    stopped = threading.Event()
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.workspace is not None)
+        await settle(pilot)
+
+        def slow(progress):
+            try:
+                for i in range(1000):
+                    progress(f"step {i}", i / 1000)
+                    time.sleep(0.01)
+            except Cancelled:
+                stopped.set()
+                raise
+            return "finished"
+
+        worker = run_job(app.screen, "Slow job", slow)
+        bar = app.screen.query_one(JobBar)
+        await wait_for(pilot, lambda: bar.display and app.job_status is not None)
+        assert app.job_status.title == "Slow job"
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: stopped.is_set() and not worker.is_running)
+        await settle(pilot)
+        assert worker.state is WorkerState.CANCELLED
+        assert app.job_status is None and not bar.display
+        assert not isinstance(app.screen, ErrorModal)
+
+
+class _TableApp(App[None]):
+    def __init__(self, frame: pl.DataFrame) -> None:
+        super().__init__()
+        self.frame = frame
+
+    def compose(self) -> ComposeResult:
+        yield FrameTable(name="products", frame=self.frame)
+
+
+@run_async
+async def test_markup_in_data_is_shown_literally() -> None:
+    frame = pl.DataFrame({"product_id": ["P1", "P2"], "name": [MARKUP_NAME, "plain"]})
+    app = _TableApp(frame)
+    async with app.run_test(size=(80, 10)) as pilot:
+        await settle(pilot)
+        table = app.query_one(FrameTable)
+        assert table.data_table is not None
+        table.data_table.focus()
+        lines = [table.data_table.render_line(y).text for y in range(3)]
+        assert any(MARKUP_NAME in line for line in lines), lines
+        await pilot.press("right", "enter")  # selecting the cell must not run the embedded action
+        await settle(pilot)
+        assert app.is_running
+
+
+@run_async
+async def test_csv_export_neutralises_formulas(tmp_path: Path) -> None:
+    frame = pl.DataFrame({"name": ["=SUM(A1:A9)", "+1", "-2", "@cmd", "safe", None], "n": [1, 2, 3, 4, 5, 6]})
+    app = _TableApp(frame)
+    target = tmp_path / "risky.csv"
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        app.query_one(FrameTable).data_table.focus()
+        await pilot.press("ctrl+e")
+        await settle(pilot)
+        assert "formulas" in str(app.screen.query_one("#export-note").render())
+        app.screen.query_one("#export-path", Input).value = str(target)
+        await pilot.press("enter")
+        await wait_for(pilot, target.exists)
+    text = target.read_text().splitlines()
+    assert text[1:] == ["'=SUM(A1:A9),1", "'+1,2", "'-2,3", "'@cmd,4", "safe,5", ",6"]
+
+
+def test_start_up_imports_no_heavy_library_and_paints_fast(sample_settings: Settings) -> None:
+    code = f"""
+import sys, time
+t0 = time.perf_counter()
+from shopper_tui.app import make_app
+from shopper_tui.config import Settings
+app = make_app(Settings.from_env(source="sample", data_dir={str(sample_settings.data_dir)!r}))
+marks = {{}}
+def painted():
+    marks.setdefault("paint", time.perf_counter() - t0)
+def poll():
+    if app.workspace is not None:
+        app.exit()
+app.call_later(lambda: app.call_after_refresh(lambda: app.screen.call_after_refresh(painted)))
+app.call_later(lambda: app.set_interval(0.02, poll))
+app.run(headless=True, size=(120, 40))
+heavy = sorted(m for m in sys.modules if m.split(".")[0] in ("sklearn", "hdbscan", "implicit", "transformers", "torch"))
+print("HEAVY", heavy)
+print("PAINT", marks.get("paint"))
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "HEAVY []" in out.stdout, out.stdout
+    assert "PAINT None" not in out.stdout
