@@ -345,7 +345,20 @@ def import_source(
         _remove(tmp)
         raise
     row_counts = {t: checked.tables[t].height for t in TABLE_NAMES}
+    _audit_import(data_dir, spec=spec, kind=kind, name=name, rows=row_counts, rejected=checked.report.rows_rejected)
     return ImportResult(path, name, checked.report, row_counts, False, time.perf_counter() - started)
+
+
+def _audit_import(data_dir: Path, *, spec: str | Path, kind: str, name: str, rows: dict[str, int], rejected: int) -> None:
+    """Append the import to the audit log. Best effort: the import itself already succeeded
+    and is not undone because the log could not be written."""
+    from .audit import record
+
+    try:
+        record("import", data_dir=data_dir, source=mask_uri(str(spec)), kind=kind, workspace=name, rows=rows,
+               rejected=rejected)
+    except ShopperError:
+        pass
 
 
 def _remove(tmp: Path) -> None:

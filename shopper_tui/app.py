@@ -139,9 +139,16 @@ class ShopperApp(App[None]):
     @work(thread=True, exclusive=True, exit_on_error=False, group="import")
     def open_source(self, force: bool = False) -> tuple[ImportResult, Workspace]:
         """Import the source (skipped when the workspace is current) and open the workspace."""
-        s = self.settings
-        progress = job_progress(f"{'Re-importing' if force else 'Opening'} {s.source}")
+        from .analytics.sources import mask_uri
         from .analytics.workspace import import_source, open_workspace
+
+        s = self.settings
+        progress = job_progress(f"{'Re-importing' if force else 'Opening'} {mask_uri(s.source)}")
+
+        if s.show_pii and not force:
+            from .analytics.audit import record
+
+            record("show_pii", data_dir=s.data_dir, source=mask_uri(s.source), where="app start (--show-pii)")
 
         result = import_source(
             s.source, data_dir=s.data_dir, name=s.name, force=force,

@@ -55,7 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, required=True, help="output folder")
 
     p = sub.add_parser("doctor", help="check versions, folders, workspaces, extras and MongoDB")
-    p.add_argument("--mongo-uri", help="MongoDB URI to check (env SHOPPER_TUI_MONGO_URI)")
+    p.add_argument("--mongo-uri", help="MongoDB URI to check (env SHOPPER_TUI_MONGODB_URI)")
     _common(p, with_source=False)
 
     from .commands import register_all

@@ -1,21 +1,40 @@
 """Settings and locations: one typed object, overridable by CLI flags and environment.
 
-Precedence: CLI flag > ``SHOPPER_TUI_*`` environment variable > default. Folders come from
-platformdirs (like Posting's ``locations.py``), so every path the app writes is decided here.
+Precedence: CLI flag > ``SHOPPER_TUI_*`` environment variable > settings file > default.
+Folders come from platformdirs (like Posting's ``locations.py``), so every path the app
+writes is decided here.
+
+The settings file is TOML, ``<config dir>/config.toml`` (or the file named by
+``SHOPPER_TUI_CONFIG_FILE``), with the same keys as :class:`Settings`::
+
+    source = "mongodb://analyst@db.shop:27017/shop"
+    mongo_uri = "mongodb://analyst@db.shop:27017/shop"   # or mongodb_uri
+    theme = "textual-light"
+    [collections]
+    users = "clients"
+
+The MongoDB URI is ``SHOPPER_TUI_MONGODB_URI`` (``SHOPPER_TUI_MONGO_URI`` is still read as an
+alias). Keep passwords out of the file where you can (``SHOPPER_TUI_MONGO_PASSWORD``); a file
+holding one should be readable by you alone.
 """
 
 from __future__ import annotations
 
 import os
+import tomllib
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 from platformdirs import user_cache_dir, user_config_dir, user_data_dir
 
-__all__ = ["Settings", "APP_NAME", "default_data_dir", "default_cache_dir", "default_config_dir"]
+__all__ = ["Settings", "APP_NAME", "default_data_dir", "default_cache_dir", "default_config_dir",
+           "default_config_file"]
 
 APP_NAME = "shopper-tui"
 _ENV_PREFIX = "SHOPPER_TUI_"
+_ENV_CONFIG_FILE = "SHOPPER_TUI_CONFIG_FILE"
+#: Field → extra names accepted for it (environment variables after the prefix, file keys).
+_ALIASES = {"mongo_uri": ("MONGODB_URI", "MONGO_URI")}
 
 
 def default_data_dir() -> Path:
@@ -30,6 +49,10 @@ def default_config_dir() -> Path:
     return Path(user_config_dir(APP_NAME, appauthor=False))
 
 
+def default_config_file() -> Path:
+    return default_config_dir() / "config.toml"
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything the app and CLI need to know before opening data.
@@ -39,7 +62,8 @@ class Settings:
         name: Workspace name (default: derived from the source).
         data_dir: Where workspaces live (``SHOPPER_TUI_DATA_DIR``).
         cache_dir: Where trained models and scores are cached (``SHOPPER_TUI_CACHE_DIR``).
-        mongo_uri: Configured MongoDB URI for `doctor` (``SHOPPER_TUI_MONGO_URI``).
+        mongo_uri: Configured MongoDB URI for `doctor`, `export-mongo` and watch mode
+            (``SHOPPER_TUI_MONGODB_URI``; ``SHOPPER_TUI_MONGO_URI`` is an alias).
         collections: MongoDB collection-name overrides, role → name.
         theme: Textual theme name (``SHOPPER_TUI_THEME``).
         show_pii: Show emails and names unmasked (``SHOPPER_TUI_SHOW_PII``).
@@ -58,19 +82,25 @@ class Settings:
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: object) -> Settings:
-        """Defaults, then ``SHOPPER_TUI_*`` variables, then non-None ``overrides``."""
+        """Defaults, then the settings file, then ``SHOPPER_TUI_*`` variables, then non-None
+        ``overrides``.
+
+        The settings file is ``SHOPPER_TUI_CONFIG_FILE`` when set, else — only when reading
+        the real environment (``environ`` None) — ``default_config_file()`` if it exists.
+
+        Raises:
+            ShopperError: The settings file is not valid TOML or has an unknown key.
+        """
         env = os.environ if environ is None else environ
-        values: dict[str, object] = {}
+        named = env.get(_ENV_CONFIG_FILE)
+        path = Path(named).expanduser() if named else (default_config_file() if environ is None else None)
+        values: dict[str, object] = _read_file(path) if path is not None and (named or path.is_file()) else {}
         for f in fields(cls):
-            raw = env.get(_ENV_PREFIX + f.name.upper())
+            names = [f.name.upper(), *_ALIASES.get(f.name, ())]
+            raw = next((env[_ENV_PREFIX + n] for n in names if env.get(_ENV_PREFIX + n)), None)
             if raw is None or f.name == "collections":
                 continue
-            if f.name in ("data_dir", "cache_dir"):
-                values[f.name] = Path(raw).expanduser()
-            elif f.name in ("show_pii", "force_import"):
-                values[f.name] = raw.strip().lower() in ("1", "true", "yes", "on")
-            else:
-                values[f.name] = raw
+            values[f.name] = _coerce(f.name, raw)
         coll = env.get(_ENV_PREFIX + "COLLECTIONS")
         if coll:
             values["collections"] = _parse_collections(coll)
@@ -82,6 +112,38 @@ class Settings:
 
     def with_(self, **changes: object) -> Settings:
         return replace(self, **changes)  # type: ignore[arg-type]
+
+
+def _coerce(name: str, raw: object) -> object:
+    if name in ("data_dir", "cache_dir"):
+        return Path(str(raw)).expanduser()
+    if name in ("show_pii", "force_import"):
+        return raw if isinstance(raw, bool) else str(raw).strip().lower() in ("1", "true", "yes", "on")
+    if name == "collections":
+        return {str(k): str(v) for k, v in raw.items()} if isinstance(raw, dict) else _parse_collections(str(raw))
+    return str(raw)
+
+
+def _read_file(path: Path) -> dict[str, object]:
+    """Settings from a TOML file (keys as :class:`Settings` fields, or their aliases)."""
+    from .analytics.errors import ShopperError
+
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ShopperError(f"Settings file not found: '{path}' ({_ENV_CONFIG_FILE}).") from None
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ShopperError(f"Settings file '{path}' cannot be read: {exc}") from None
+    known = {f.name for f in fields(Settings)}
+    aliases = {a.lower(): name for name, names in _ALIASES.items() for a in names}
+    out: dict[str, object] = {}
+    for key, raw in data.items():
+        name = aliases.get(key.lower(), key.lower())
+        if name not in known:
+            raise ShopperError(f"Settings file '{path}': unknown key '{key}'.",
+                               hint=f"Known keys: {', '.join(sorted(known))}.")
+        out[name] = _coerce(name, raw)
+    return out
 
 
 def _parse_collections(text: str) -> dict[str, str]:

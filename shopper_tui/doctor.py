@@ -1,9 +1,11 @@
 """`shopper-tui doctor`: what is installed, where data lives, what works.
 
-Reads package versions from metadata (nothing heavy is imported), lists workspaces, checks
-the optional `nlp` extra, and pings MongoDB when a URI is configured. Exit code 1 when a
-required part is broken (a required package missing, the data folder not writable, a
-configured MongoDB unreachable), else 0.
+Reads package versions from metadata (nothing heavy is imported), lists workspaces (size,
+age), the model cache (what is trained and when, stale entries), checks the optional `nlp`
+extra, the configured source (a folder exists; MongoDB answers, and how fast), the audit log
+and the memory in use. Exit code 1 when a required part is broken (a required package
+missing, the data folder not writable, the source folder missing, a configured MongoDB
+unreachable), else 0.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import os
 import platform
 import sys
 import time
+from datetime import datetime, timezone
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
@@ -43,6 +46,90 @@ def _writable(folder: Path) -> bool:
         return True
     except OSError:
         return False
+
+
+def _age(iso: str) -> str:
+    """"2026-07-01T09:30:00+00:00" → "3 h ago" (or "" when not a timestamp)."""
+    try:
+        then = datetime.fromisoformat(iso)
+    except (TypeError, ValueError):
+        return ""
+    if then.tzinfo is None:
+        then = then.replace(tzinfo=timezone.utc)
+    secs = max((datetime.now(timezone.utc) - then).total_seconds(), 0)
+    for unit, size in (("d", 86_400), ("h", 3_600), ("min", 60)):
+        if secs >= size:
+            return f"{secs / size:.0f} {unit} ago"
+    return "just now"
+
+
+def _memory() -> str:
+    """Resident memory of this process and memory available on the machine (Linux /proc),
+    else the peak resident size from getrusage."""
+    rss = avail = None
+    try:
+        status = Path("/proc/self/status").read_text()
+        rss = next(int(line.split()[1]) * 1024 for line in status.splitlines() if line.startswith("VmRSS:"))
+        meminfo = Path("/proc/meminfo").read_text()
+        avail = next(int(line.split()[1]) * 1024 for line in meminfo.splitlines() if line.startswith("MemAvailable:"))
+    except (OSError, StopIteration, ValueError):
+        pass
+    if rss is None:
+        try:
+            import resource
+
+            peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+            return f"peak {peak / (1e6 if sys.platform == 'darwin' else 1e3):.0f} MB in this process"
+        except (ImportError, OSError):
+            return "unknown"
+    text = f"{rss / 1e6:.0f} MB in this process"
+    return text + (f", {avail / 1e9:.1f} GB available on this machine" if avail is not None else "")
+
+
+def _ping(uri: str) -> tuple[bool, str]:
+    """(reachable, one line): server version and round-trip time, or the masked error."""
+    from .analytics.sources import mask_uri
+
+    try:
+        import pymongo
+
+        client = pymongo.MongoClient(uri, serverSelectionTimeoutMS=3000)
+        try:
+            started = time.perf_counter()
+            client.admin.command("ping")
+            connect_ms = 1000 * (time.perf_counter() - started)
+            started = time.perf_counter()
+            client.admin.command("ping")
+            rtt_ms = 1000 * (time.perf_counter() - started)
+            info = client.server_info()
+        finally:
+            client.close()
+        return True, (f"reachable, server {info.get('version', '?')}, connect + ping {connect_ms:.0f} ms, "
+                      f"round trip {rtt_ms:.1f} ms")
+    except Exception as exc:  # noqa: BLE001 - any driver failure is a finding here
+        message = mask_uri(str(exc).splitlines()[0])[:200]
+        return False, f"NOT REACHABLE: {type(exc).__name__}: {message}"
+
+
+def _cache_lines(settings: Settings, fingerprints: dict[str, str]) -> list[str]:
+    """Per workspace: artifacts of the current data (name, age) and stale folders."""
+    root = settings.cache_dir
+    if not root.is_dir():
+        return ["  empty"]
+    lines: list[str] = []
+    for folder in sorted(p for p in root.iterdir() if p.is_dir()):
+        subs = [p for p in folder.iterdir() if p.is_dir()]
+        size = sum(f.stat().st_size for sub in subs for f in sub.glob("*") if f.is_file())
+        current = fingerprints.get(folder.name)
+        stale = [p for p in subs if p.name != current]
+        lines.append(f"  {folder.name:<20} {size / 1e6:>7.1f} MB"
+                     + (f", {len(stale)} stale data version{'s' if len(stale) != 1 else ''} (pruned on next use)"
+                        if stale else "")
+                     + ("" if current is not None else "  (no such workspace)"))
+        for f in sorted((folder / current).glob("*-v*.*")) if current else []:
+            when = datetime.fromtimestamp(f.stat().st_mtime, timezone.utc).isoformat(timespec="seconds")
+            lines.append(f"    trained {f.stem:<36} {when} ({_age(when)})")
+    return lines or ["  empty"]
 
 
 def run_doctor(settings: Settings, *, out=None) -> int:
@@ -80,35 +167,71 @@ def run_doctor(settings: Settings, *, out=None) -> int:
 
     spaces = list_workspaces(settings.data_dir)
     say(f"workspaces ({len(spaces)})")
+    fingerprints: dict[str, str] = {}
     for ws in spaces:
         size = f"{ws.size_bytes / 1e6:.1f} MB"
         state = "ok" if ws.ok else f"PROBLEM: {ws.problem} (re-import with --force)"
-        say(f"  {ws.name:<20} {ws.kind:<8} {size:>9}  imported {ws.imported_at}  source {ws.source}  {state}")
+        age = _age(ws.imported_at)
+        say(f"  {ws.name:<20} {ws.kind:<8} {size:>9}  imported {ws.imported_at}{f' ({age})' if age else ''}  "
+            f"source {ws.source}  {state}")
+        if ws.ok:
+            try:
+                import duckdb
+
+                con = duckdb.connect(str(ws.path), read_only=True)
+                try:
+                    meta = dict(con.execute("SELECT key, value FROM _meta").fetchall())
+                finally:
+                    con.close()
+                fingerprints[ws.name] = meta.get("fingerprint", "")
+                if meta.get("watched_at"):
+                    say(f"    watch: last poll {meta['watched_at']}, {meta.get('watch_rows', '0')} rows appended since import")
+            except Exception:  # noqa: BLE001 - open by a writer elsewhere: nothing more to say
+                pass
     if not spaces:
         say("  none yet (the first `shopper-tui` run imports the bundled sample)")
     say()
-    uri = settings.mongo_uri
-    if uri:
-        from .analytics.sources import mask_uri
+    say(f"cache  {settings.cache_dir}")
+    for line in _cache_lines(settings, fingerprints):
+        say(line)
+    say()
+    from .analytics.sources import mask_uri
 
-        say(f"mongodb  {mask_uri(uri)}")
-        try:
-            import pymongo
-
-            started = time.perf_counter()
-            client = pymongo.MongoClient(uri, serverSelectionTimeoutMS=3000)
-            try:
-                client.admin.command("ping")
-                info = client.server_info()
-            finally:
-                client.close()
-            say(f"  reachable, server {info.get('version', '?')}, ping {1000 * (time.perf_counter() - started):.0f} ms")
-        except Exception as exc:  # noqa: BLE001 - any driver failure is a finding here
-            message = mask_uri(str(exc).splitlines()[0])[:200]
-            say(f"  NOT REACHABLE: {type(exc).__name__}: {message}")
-            problems.append("configured MongoDB is not reachable")
+    source = settings.source
+    say(f"source  {mask_uri(str(source))}")
+    if source.startswith(("mongodb://", "mongodb+srv://")):
+        ok, line = _ping(source)
+        say(f"  {line}")
+        if not ok:
+            problems.append("the MongoDB source is not reachable")
+    elif source != "sample":
+        path = Path(source).expanduser()
+        if path.exists():
+            files = [p for p in (path.iterdir() if path.is_dir() else [path]) if p.is_file()]
+            newest = max((f.stat().st_mtime for f in files), default=None)
+            when = datetime.fromtimestamp(newest, timezone.utc).isoformat(timespec="seconds") if newest else "-"
+            say(f"  {len(files)} file{'s' if len(files) != 1 else ''}, newest modified {when}"
+                + (f" ({_age(when)})" if newest else ""))
+        else:
+            say("  NOT FOUND")
+            problems.append(f"source {source} does not exist")
     else:
-        say("mongodb  no URI configured (--mongo-uri or SHOPPER_TUI_MONGO_URI)")
+        say("  bundled sample data")
+    uri = settings.mongo_uri
+    if uri and uri != source:
+        say(f"mongodb  {mask_uri(uri)}")
+        ok, line = _ping(uri)
+        say(f"  {line}")
+        if not ok:
+            problems.append("configured MongoDB is not reachable")
+    elif not uri:
+        say("mongodb  no URI configured (--mongo-uri or SHOPPER_TUI_MONGODB_URI)")
+    say()
+    from .analytics.audit import audit_path
+
+    log = audit_path(settings.data_dir)
+    say(f"audit log  {log}  " + (f"{log.stat().st_size / 1e3:.0f} kB" if log.is_file() else "no entries yet"))
+    say(f"memory  {_memory()}")
     say()
     if problems:
         say("problems:")

@@ -14,7 +14,10 @@ from _mongo_server import mongo_url  # noqa: F401
 def _isolated_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SHOPPER_TUI_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("SHOPPER_TUI_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.delenv("SHOPPER_TUI_MONGO_URI", raising=False)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    for var in ("SHOPPER_TUI_MONGO_URI", "SHOPPER_TUI_MONGODB_URI", "SHOPPER_TUI_CONFIG_FILE",
+                "SHOPPER_TUI_SOURCE", "SHOPPER_TUI_SHOW_PII", "SHOPPER_TUI_THEME"):
+        monkeypatch.delenv(var, raising=False)
 
 
 @pytest.fixture

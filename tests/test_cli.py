@@ -39,6 +39,12 @@ def test_import_sample_prints_summary_and_reuses(data_dir: Path, capsys: pytest.
         assert f"orders {orders.height:,}" in out
     assert main(["import", "sample", "--data-dir", str(data_dir)]) == 0
     assert "unchanged; reused" in capsys.readouterr().out
+    # one audit entry for the real import, none for the reuse
+    import json
+
+    entries = [json.loads(x) for x in (data_dir / "audit.jsonl").read_text().splitlines()]
+    assert [e["event"] for e in entries] == ["import"]
+    assert entries[0]["workspace"] == "sample" and entries[0]["rows"]["orders"] == orders.height
 
 
 def test_bad_source_exits_2_without_traceback(data_dir: Path) -> None:

@@ -27,6 +27,7 @@ from textual.worker import Worker, WorkerState
 from textual_fastdatatable import ArrowBackend, DataTable
 
 from ..analytics.errors import ShopperError
+from ..analytics.audit import record
 from ..analytics.frames import ExportResult, export_frame, filter_frame, sort_frame
 from ..jobs import JobOwner, job_progress, run_job
 from .export_dialog import ExportDialog, ExportRequest
@@ -293,11 +294,16 @@ class FrameTable(JobOwner, Vertical):
         if request is None:
             return
         view = self._view
-        run_job(
-            self, f"Exporting {self.table_name}",
-            lambda progress: export_frame(view, request.path, format=request.format),  # type: ignore[arg-type]
-            group="export",
-        )
+        data_dir = getattr(getattr(self.app, "settings", None), "data_dir", None)
+        table = self.table_name
+
+        def export(progress: object) -> ExportResult:
+            result = export_frame(view, request.path, format=request.format)  # type: ignore[arg-type]
+            record("export", data_dir=data_dir, table=table, path=str(request.path), format=request.format,
+                   rows=view.height, columns=view.columns)
+            return result
+
+        run_job(self, f"Exporting {self.table_name}", export, group="export")
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.worker.group == "view" and event.state is WorkerState.SUCCESS:
