@@ -1,0 +1,246 @@
+"""Watch mode against a real MongoDB-protocol server and on a folder: new rows arrive once —
+never lost, never twice — across repeated polls, restarts and a server stopped mid-poll; the
+workspace then equals a fresh full import of the same source; and customers who come back
+move segment through ``assign`` without retraining."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import polars as pl
+import pytest
+from _mongo_server import start_secantus, stop, url_with_database
+from pymongo import MongoClient
+from pymongo.database import Database
+from test_mongo import _docs, _store, to_documents
+
+from shopper_tui.analytics.errors import ShopperError
+from shopper_tui.analytics.schema import TABLE_NAMES
+from shopper_tui.analytics.segmentation import segment
+from shopper_tui.analytics.watch import Watcher, init_watermarks, poll, reassign, watermarks
+from shopper_tui.analytics.workspace import Workspace, import_source, open_workspace
+from shopper_tui.sample_data.generator import SampleData, generate, write
+
+pytestmark = pytest.mark.mongo
+
+LAPSED_CELLS = {"At risk", "Can't lose", "Hibernating", "Lost", "About to sleep"}
+T_NEW = datetime(2026, 7, 2, 9, 0)
+
+
+@pytest.fixture(scope="module")
+def sample() -> SampleData:
+    return generate(customers=150, seed=31, orders_per_customer=3.0, reviews_per_customer=0.5)
+
+
+@pytest.fixture
+def mongo_db(mongo_url: str) -> Iterator[tuple[str, Database]]:
+    name = f"w_{uuid.uuid4().hex[:12]}"
+    client: MongoClient = MongoClient(mongo_url, serverSelectionTimeoutMS=5000)
+    try:
+        yield url_with_database(mongo_url, name), client[name]
+    finally:
+        client.drop_database(name)
+        client.close()
+
+
+def _new_sessions(n_sessions: int, per_session: int, *, customer: str = "C000001") -> list[dict]:
+    return [{"session_id": f"SNEW{i:05d}", "customer_id": customer, "device": "mobile",
+             "events": [{"ts": T_NEW + timedelta(minutes=i, seconds=j), "type": "view", "product_id": "P00001"}
+                        for j in range(per_session)]}
+            for i in range(n_sessions)]
+
+
+def _new_orders(customers: list[str], *, ts: datetime = T_NEW) -> list[dict]:
+    return [{"order_id": f"ONEW-{c}-{i}", "user_id": c, "timestamp": ts + timedelta(hours=i), "status": "completed",
+             "items": [{"product_id": "P00003", "quantity": 2, "unit_price": 40.0}]}
+            for i, c in enumerate(customers)]
+
+
+def _rows(path: Path) -> dict[str, pl.DataFrame]:
+    with open_workspace(path) as ws:
+        return {t: ws.table(t).sort(pl.all(), nulls_last=True) for t in TABLE_NAMES}
+
+
+def _assert_same_as_fresh_import(ws_path: Path, source: str | Path, data_dir: Path) -> None:
+    fresh = import_source(source, data_dir=data_dir, name=f"fresh-{uuid.uuid4().hex[:6]}", force=True)
+    got, want = _rows(ws_path), _rows(fresh.path)
+    for table in TABLE_NAMES:
+        assert got[table].equals(want[table]), (table, got[table].height, want[table].height)
+
+
+def test_new_documents_arrive_once(sample: SampleData, mongo_db: tuple[str, Database], tmp_path: Path) -> None:
+    uri, db = mongo_db
+    _store(db, to_documents(sample.tables))
+    imported = import_source(uri, data_dir=tmp_path)
+    ws = Workspace(imported.path, read_only=False)
+    try:
+        marks = init_watermarks(ws, uri)
+        assert set(marks) == {"transactions", "sessions", "reviews"}
+        assert not poll(ws, uri).changed
+        db.sessions.insert_many(_new_sessions(1000, 10))  # 10 000 events
+        db.transactions.insert_many(_new_orders(["C000002", "C000003", "CNEW1"]))
+        db.reviews.insert_one({"review_id": "RNEW", "product_id": "P00002", "customer_id": "C000004",
+                               "text": "Arrived quickly.", "rating": 5, "created_at": T_NEW})
+        first = poll(ws, uri, max_documents=600)
+        second = poll(ws, uri, max_documents=600)
+        assert first.appended["events"] + second.appended["events"] == 10_000
+        assert first.appended["orders"] == 3 and first.appended["order_items"] == 3 and first.appended["reviews"] == 1
+        assert first.appended["customers"] == 1  # CNEW1, as a bare row like the import adds it
+        assert {"C000001", "C000002", "C000003", "C000004", "CNEW1"} == set(first.customers)
+        assert first.tail.height == 20 and set(first.tail["event_type"]) == {"view"}
+        assert not poll(ws, uri).changed and not poll(ws, uri).changed
+    finally:
+        ws.close()
+    restarted = Workspace(imported.path, read_only=False)  # a restart reads the stored watermarks
+    try:
+        assert not poll(restarted, uri).changed
+        assert int(restarted.meta["watch_rows"]) == 10_000 + 3 + 3 + 1 + 1
+    finally:
+        restarted.close()
+    _assert_same_as_fresh_import(imported.path, uri, tmp_path)
+
+
+def test_flat_collections_with_lines_and_session_attributes_elsewhere(
+    sample: SampleData, mongo_db: tuple[str, Database], tmp_path: Path
+) -> None:
+    uri, db = mongo_db
+    t = sample.tables
+    sessions = t["events"].group_by("session_id", maintain_order=True).agg(pl.col("customer_id", "device").first())
+    db.sessions.insert_many(_docs(sessions.rename({"session_id": "_id", "customer_id": "user_id"})))
+    db.events.insert_many(_docs(t["events"].drop("customer_id", "device").rename({"event_type": "type", "ts": "timestamp"})))
+    db.orders.insert_many(_docs(t["orders"]))
+    db.order_items.insert_many(_docs(t["order_items"]))
+    db.products.insert_many(_docs(t["products"]))
+    imported = import_source(uri, data_dir=tmp_path)
+    with Workspace(imported.path, read_only=False) as ws:
+        init_watermarks(ws, uri)
+        db.sessions.insert_many([{"_id": f"SFLAT{i}", "user_id": "C000020", "device": "tablet"} for i in range(30)])
+        db.events.insert_many([{"session_id": f"SFLAT{i}", "timestamp": T_NEW + timedelta(minutes=i), "type": "view",
+                                "product_id": "P00004"} for i in range(30)])
+        db.orders.insert_many([{"order_id": "OFLAT", "customer_id": "C000021", "ts": T_NEW, "status": "completed"}])
+        db.order_items.insert_many([{"order_id": "OFLAT", "product_id": p, "quantity": 1, "unit_price": 9.5}
+                                    for p in ("P00001", "P00002")])
+        got = poll(ws, uri)
+        assert got.appended == {"orders": 1, "order_items": 2, "events": 30}
+        assert set(got.tail["customer_id"]) == {"C000020"}  # taken from the sessions collection
+        assert not poll(ws, uri).changed
+    _assert_same_as_fresh_import(imported.path, uri, tmp_path)
+
+
+def test_server_stopped_mid_poll_loses_and_duplicates_nothing(sample: SampleData, tmp_path: Path) -> None:
+    storage = tmp_path / "secantus"
+    proc, base, log = start_secantus("--storage-path", str(storage))
+    uri = url_with_database(base, "shop")
+    try:
+        client: MongoClient = MongoClient(base, serverSelectionTimeoutMS=5000)
+        _store(client.shop, to_documents(sample.tables))
+        imported = import_source(uri, data_dir=tmp_path)
+        ws = Workspace(imported.path, read_only=False)
+        init_watermarks(ws, uri)
+        client.shop.sessions.insert_many(_new_sessions(200, 5, customer="C000010"))
+        client.shop.transactions.insert_many(_new_orders(["C000011", "C000012"]))
+        client.close()
+        before, marks = ws.row_counts(), watermarks(ws)
+
+        def stop_server(step: str, fraction: float | None = None) -> None:
+            if step.startswith("reading") and proc.poll() is None:
+                stop(proc)
+
+        with pytest.raises(ShopperError, match="MongoDB"):
+            poll(ws, uri, progress=stop_server, timeout_ms=500)
+        assert ws.row_counts() == before and watermarks(ws) == marks  # untouched
+        watcher = Watcher(ws, uri, timeout_ms=500)
+        assert watcher.poll() is None and "MongoDB" in (watcher.last_error or "")  # the app keeps going
+
+        proc, base, log2 = start_secantus("--storage-path", str(storage))  # back, on another port
+        uri = url_with_database(base, "shop")
+        watcher.source = uri
+        resumed = watcher.poll()
+        assert resumed is not None and watcher.last_error is None
+        assert resumed.appended["events"] == 1000 and resumed.appended["orders"] == 2
+        assert not poll(ws, uri).changed
+        ws.close()
+        _assert_same_as_fresh_import(imported.path, uri, tmp_path)
+        log2.unlink(missing_ok=True)
+    finally:
+        stop(proc)
+        log.unlink(missing_ok=True)
+
+
+def test_returning_lapsed_customers_change_segment_without_retraining(
+    sample: SampleData, mongo_db: tuple[str, Database], tmp_path: Path
+) -> None:
+    uri, db = mongo_db
+    _store(db, to_documents(sample.tables))
+    ws = Workspace(import_source(uri, data_dir=tmp_path).path, read_only=False)
+    try:
+        result = segment(ws, method="rfm")
+        names = dict(result.segments.select("segment_id", "name").iter_rows())
+        lapsed_type = sample.truth["truth_customers"].filter(pl.col("latent_type") == "lapsed_big_spenders")
+        labels = result.labels.join(lapsed_type.select("customer_id"), on="customer_id")
+        lapsing = [c for c, s in labels.select("customer_id", "segment_id").iter_rows() if names[s] in LAPSED_CELLS]
+        assert len(lapsing) >= 5, "the planted lapsed big spenders should mostly sit in lapsed cells"
+        init_watermarks(ws, uri)
+        db.transactions.insert_many(_new_orders(lapsing))
+        changed = poll(ws, uri)
+        assert set(lapsing) <= set(changed.customers)
+        moved = reassign(ws, result.model, changed.customers)
+        after = {c: names[s] for c, s in moved.select("customer_id", "segment_id").iter_rows()}
+        assert all(after[c] not in LAPSED_CELLS for c in lapsing), after
+        assert result.model is not None  # the same fitted model, no refit
+    finally:
+        ws.close()
+
+
+def test_folder_source_new_and_grown_files(sample: SampleData, tmp_path: Path) -> None:
+    folder = tmp_path / "shop"
+    folder.mkdir()
+    t = sample.tables
+    orders = t["orders"].sort("ts")
+    early = orders.head(orders.height - 20)
+    late_orders = orders.tail(20)
+    items_early = t["order_items"].join(early.select("order_id"), on="order_id")
+    items_late = t["order_items"].join(late_orders.select("order_id"), on="order_id")
+    for name in ("customers", "products"):
+        t[name].write_csv(folder / f"{name}.csv")
+    early.write_csv(folder / "orders.csv")
+    items_early.write_csv(folder / "order_items.csv")
+    t["events"].head(3000).write_csv(folder / "events.csv")
+    imported = import_source(folder, data_dir=tmp_path / "data")
+    ws = Workspace(imported.path, read_only=False)
+    try:
+        assert not poll(ws, folder).changed
+        with (folder / "orders.csv").open("a") as fh:  # orders first …
+            fh.write(late_orders.write_csv(include_header=False))
+        rest = t["events"].slice(3000).write_csv(include_header=False)
+        cut = rest.rindex("\n", 0, len(rest) - 1) + 1
+        with (folder / "events.csv").open("a") as fh:  # … and a half-written last line that must wait
+            fh.write(rest[:cut] + rest[cut:][:10])
+        got = poll(ws, folder)
+        assert got.appended["orders"] == 20 and "order_items" not in got.appended
+        assert got.appended["events"] == t["events"].height - 3000 - 1
+        with (folder / "events.csv").open("a") as fh:  # the last line completes
+            fh.write(rest[cut:][10:])
+        with (folder / "order_items.csv").open("a") as fh:  # … their lines in a later poll
+            fh.write(items_late.write_csv(include_header=False))
+        t["reviews"].write_csv(folder / "reviews.csv")  # a new file
+        later = poll(ws, folder)
+        assert later.appended["order_items"] == items_late.height and later.appended["events"] == 1
+        assert later.appended["reviews"] == t["reviews"].height and later.rejected == {}
+        assert not poll(ws, folder).changed
+    finally:
+        ws.close()
+    _assert_same_as_fresh_import(imported.path, folder, tmp_path / "data")
+
+
+def test_refusals(sample: SampleData, tmp_path: Path) -> None:
+    folder = tmp_path / "shop"
+    write(sample, folder)
+    result = import_source(folder, data_dir=tmp_path)
+    with open_workspace(result.path) as ws, pytest.raises(ShopperError, match="read-only"):
+        poll(ws, folder)
+    with Workspace(result.path, read_only=False) as ws, pytest.raises(ShopperError, match="MongoDB database or a folder"):
+        poll(ws, "sample")
