@@ -306,7 +306,7 @@ def validate(raw: RawSource) -> Validated:
 
     Raises:
         ShopperError: No canonical table was found, a required column is missing, or the
-            source has no orders and no events (nothing to analyse).
+            source has no orders, events or reviews (nothing to analyse).
     """
     if not raw.tables:
         raise ShopperError(
@@ -342,10 +342,10 @@ def validate(raw: RawSource) -> Validated:
             for reason, n in sub.group_by("reason", maintain_order=True).len().iter_rows():
                 rep.rejected[reason] = rep.rejected.get(reason, 0) + n
     present = set(frames)
-    if "orders" not in frames and "events" not in frames:
+    if "orders" not in frames and "events" not in frames and "reviews" not in frames:
         raise ShopperError(
-            f"{raw.description}: neither orders nor events were found, so there is nothing to analyse.",
-            hint="Add an orders (+ order_items) file or an events file.",
+            f"{raw.description}: no orders, events or reviews were found, so there is nothing to analyse.",
+            hint="Add an orders (+ order_items) file, an events file or a reviews file.",
         )
     if "orders" in frames and "order_items" not in frames:
         raise ShopperError(f"{raw.description}: orders were found but no order_items; revenue cannot be computed.",

@@ -33,7 +33,10 @@ from .config import Settings
 from .jobs import JobEnded, JobProgressed, JobStarted, JobStatus, job_progress
 from .widgets.error_modal import ErrorModal
 
+from .models import SegmentChoice
+
 if TYPE_CHECKING:
+    from .analytics.segmentation import SegmentationResult
     from .analytics.workspace import ImportResult, Workspace
 
 __all__ = ["SCREEN_MODES", "ScreenMode", "ShopperApp", "make_app"]
@@ -65,6 +68,8 @@ class ShopperCommands(Provider):
     """Every app action in the command palette."""
 
     def _commands(self) -> list[tuple[str, str, Callable[[], Any]]]:
+        from .analytics.sources import mask_uri
+
         app = self.app
         assert isinstance(app, ShopperApp)
         commands: list[tuple[str, str, Callable[[], Any]]] = [
@@ -74,7 +79,8 @@ class ShopperCommands(Provider):
         commands += [
             ("Export current table", "Write the focused table's view to CSV or Parquet (ctrl+e)", app.action_export_table),
             ("Toggle dark/light theme", "Switch between the dark and the light theme", app.action_toggle_theme),
-            ("Re-import source", f"Read '{app.settings.source}' again and rebuild the workspace", app.action_reimport),
+            ("Re-import source", f"Read '{mask_uri(app.settings.source)}' again and rebuild the workspace",
+             app.action_reimport),
             ("Cancel running job", "Stop the job in progress (escape)", app.action_cancel_job),
             ("Show keys and help", "Every key binding of the app and this screen (?)", app.action_help),
             ("Quit", "Leave shopper-tui (q)", app.exit),
@@ -101,6 +107,9 @@ class ShopperApp(App[None]):
         import_result: What the last import did (reused, seconds, report).
         workspace_error: Why no workspace is open, when opening failed.
         job_status: The job shown in the job bar, or None.
+        segmentation: The current segmentation shared by every screen (None until trained);
+            screens ask for it with :meth:`request_segmentation` and watch this attribute.
+        segment_choice: Which segmentation ``segmentation`` is (or is being trained).
     """
 
     CSS_PATH = "app.tcss"
@@ -120,6 +129,8 @@ class ShopperApp(App[None]):
     import_result: reactive[ImportResult | None] = reactive(None, init=False)
     workspace_error: reactive[str | None] = reactive(None, init=False)
     job_status: reactive[JobStatus | None] = reactive(None, init=False)
+    segmentation: reactive[SegmentationResult | None] = reactive(None, init=False)
+    segment_choice: reactive[SegmentChoice] = reactive(SegmentChoice(), init=False)
 
     def __init__(self, settings: Settings) -> None:
         super().__init__()
@@ -165,6 +176,7 @@ class ShopperApp(App[None]):
     def _opened(self, result: ImportResult, workspace: Workspace) -> None:
         self.import_result = result
         self.workspace_error = None
+        self.segmentation = None  # belongs to the previous data
         self.workspace = workspace
         if not result.reused:
             rejected = result.report.rows_rejected
@@ -173,6 +185,27 @@ class ShopperApp(App[None]):
                 + (f"; {rejected:,} rows rejected (see Data, key 9)" if rejected else "; no rows rejected"),
                 title="Import",
             )
+
+    # -- the shared segmentation -------------------------------------------------------------
+    def request_segmentation(self, choice: SegmentChoice | None = None, *, force: bool = False) -> None:
+        """Make ``choice`` (default: the current one) the app's segmentation: loaded from the
+        cache or trained in a worker. ``segmentation`` is set when it is ready."""
+        choice = choice or self.segment_choice
+        if self.workspace is None:
+            return
+        if not force and choice == self.segment_choice and self.segmentation is not None:
+            return
+        self.segment_choice = choice
+        self._segment(choice, force)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="segmentation")
+    def _segment(self, choice: SegmentChoice, force: bool) -> tuple[SegmentChoice, SegmentationResult]:
+        from .models import cached_segmentation
+
+        progress = job_progress(f"Segmenting: {choice.describe()}")
+        ws = self.workspace
+        assert ws is not None
+        return choice, cached_segmentation(ws, self.settings, choice, progress=progress, force=force)
 
     # -- jobs ------------------------------------------------------------------------------
     def on_job_started(self, message: JobStarted) -> None:
@@ -191,6 +224,10 @@ class ShopperApp(App[None]):
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         self._job_state_changed(event.worker, event.state)
+        if event.worker.group == "segmentation" and event.state is WorkerState.SUCCESS:
+            choice, result = event.worker.result  # type: ignore[misc]
+            if choice == self.segment_choice:
+                self.segmentation = result
         if event.worker.group == "import":
             if event.state is WorkerState.SUCCESS:
                 self._opened(*event.worker.result)  # type: ignore[misc]

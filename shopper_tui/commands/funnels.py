@@ -1,0 +1,130 @@
+"""`shopper-tui funnel`, `cohorts` and `experiments`: the Funnels, Cohorts and Experiments
+screens' numbers, headless."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+
+from . import add_format_options, emit, open_for
+
+__all__ = ["register"]
+
+_STEPS = "view,add_to_cart,checkout,purchase"
+_METHODS = ("rfm", "kmeans", "hdbscan", "gmm")
+
+
+def register(sub: argparse._SubParsersAction, common: Callable[[argparse.ArgumentParser], None]) -> None:
+    p = sub.add_parser("funnel", help="conversion funnel: step counts, conversion, drop-off, time to next step")
+    p.add_argument("--steps", default=_STEPS, help=f"comma-separated event types in order (default {_STEPS})")
+    p.add_argument("--by", choices=("segment", "device", "channel", "variant"), help="break down by")
+    p.add_argument("--unit", choices=("session", "customer"), default="session", help="count sessions or customers")
+    p.add_argument("--window", help="conversion window, e.g. 30m, 12h, 1d, 2w (default 1d sessions, 14d customers)")
+    p.add_argument("--mode", choices=("ordered", "strict", "any"), default="ordered",
+                   help="ordered: other events allowed between steps; strict: none; any: any order")
+    p.add_argument("--experiment", help="with --by variant: only this experiment")
+    p.add_argument("--method", choices=_METHODS, default="rfm", help="segmentation used by --by segment")
+    add_format_options(p)
+    common(p)
+    p.set_defaults(handler=_funnel)
+
+    p = sub.add_parser("cohorts", help="cohort retention triangle (customers or revenue)")
+    p.add_argument("--by", choices=("first_purchase", "signup"), default="first_purchase", help="cohort basis")
+    p.add_argument("--period", choices=("week", "month", "quarter"), default="month")
+    p.add_argument("--measure", choices=("customers", "revenue"), default="customers")
+    p.add_argument("--mode", choices=("on", "on_or_after"), default="on",
+                   help="active in period N, or in period N or later")
+    p.add_argument("--segment", help="only this segment's customers (name or id, of --method)")
+    p.add_argument("--method", choices=_METHODS, default="rfm", help="segmentation used by --segment")
+    add_format_options(p)
+    common(p)
+    p.set_defaults(handler=_cohorts)
+
+    p = sub.add_parser("experiments", help="A/B results per experiment variant: lift, 95%% CI, p-value")
+    p.add_argument("--goal", default="purchase", help="event type counted as conversion (default purchase)")
+    p.add_argument("--from-step", help="only units that reached this event type, e.g. checkout")
+    p.add_argument("--unit", choices=("session", "customer"), default="session")
+    add_format_options(p)
+    common(p)
+    p.set_defaults(handler=_experiments)
+
+
+def _labels(ws, method: str):
+    from ..analytics.segmentation import segment
+
+    result = segment(ws, method=method)
+    names = result.segments.select("segment_id", segment="name")
+    return result.labels.select("customer_id", "segment_id").join(names, on="segment_id", how="left")
+
+
+def _funnel(args: argparse.Namespace) -> int:
+    from ..analytics.funnels import funnel, parse_window
+
+    steps = tuple(s.strip() for s in args.steps.split(",") if s.strip())
+    window = parse_window(args.window) if args.window else None
+    with open_for(args) as ws:
+        labels = _labels(ws, args.method) if args.by == "segment" else None
+        result = funnel(ws, steps=steps, unit=args.unit, window=window, mode=args.mode, by=args.by,
+                        labels=labels, experiment=args.experiment)
+    frame = result.steps if args.by else result.steps.drop("group")
+    emit(frame, args, json_records=result.to_json())
+    return 0
+
+
+def _cohorts(args: argparse.Namespace) -> int:
+    from ..analytics.cohorts import cohorts
+
+    with open_for(args) as ws:
+        labels = _labels(ws, args.method) if args.segment is not None else None
+        table = cohorts(ws, by=args.by, period=args.period, measure=args.measure, mode=args.mode,
+                        labels=labels, segment=args.segment)
+    if args.format != "table":
+        emit(table, args)
+        return 0
+    text = _triangle(table, args)
+    if args.out:
+        from pathlib import Path
+
+        Path(args.out).write_text(text, encoding="utf-8")
+    else:
+        print(text, end="")
+    return 0
+
+
+def _triangle(table, args: argparse.Namespace) -> str:
+    """The retention triangle as plain text: one line per cohort, one % column per period."""
+    import polars as pl
+
+    label = "%Y-%m" if args.period == "month" else "%Y-%m-%d"
+    what = "customers active" if args.measure == "customers" else "revenue (% of period 0)"
+    when = "in" if args.mode == "on" else "in or after"
+    periods = table["period"].unique().sort().to_list()
+    lines = [f"{what} {when} {args.period} N, % of the cohort", "",
+             f"{'cohort':<10} {'size':>7} " + "".join(f"{p:>5}" for p in periods)]
+    wide = (table.with_columns(pl.col("cohort").dt.strftime(label), (pl.col("rate") * 100).round(0))
+            .pivot(on="period", index=["cohort", "size"], values="rate", sort_columns=False))
+    for row in wide.iter_rows():
+        cells = "".join("" if v is None else f"{v:>5.0f}" for v in row[2:])
+        lines.append(f"{row[0]:<10} {row[1]:>7,} {cells}")
+    return "\n".join(lines) + "\n"
+
+
+def _experiments(args: argparse.Namespace) -> int:
+    from ..analytics.experiments import experiments
+
+    with open_for(args) as ws:
+        table = experiments(ws, goal=args.goal, from_step=args.from_step, unit=args.unit)
+    if args.format != "table":
+        emit(table, args)
+        return 0
+    import polars as pl
+    import polars.selectors as cs
+
+    emit(table.select("experiment", "variant", "users", "conversions", rate="conversion_rate", lift="abs_lift",
+                      ci_low="abs_lift_ci_low", ci_high="abs_lift_ci_high", rel_lift="rel_lift",
+                      power="power").with_columns(cs.float().round(4), p_value=table["p_value"]), args)
+    notes = table.filter(pl.col("warning").is_not_null())
+    text = "".join(f"{r['experiment']} / {r['variant']}: {r['warning']}\n" for r in notes.iter_rows(named=True))
+    if text and not args.out:
+        print(text, end="")
+    return 0
