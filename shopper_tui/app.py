@@ -110,6 +110,10 @@ class ShopperApp(App[None]):
         segmentation: The current segmentation shared by every screen (None until trained);
             screens ask for it with :meth:`request_segmentation` and watch this attribute.
         segment_choice: Which segmentation ``segmentation`` is (or is being trained).
+        selected_customer: The customer the analyst is looking at (set by a drill-down,
+            followed by Recommendations), or None.
+        focus_segment: The segment_id the analyst is looking at (set by Segments, used as
+            the default filter by Affinity, Reviews, Funnels and Cohorts), or None.
     """
 
     CSS_PATH = "app.tcss"
@@ -131,6 +135,8 @@ class ShopperApp(App[None]):
     job_status: reactive[JobStatus | None] = reactive(None, init=False)
     segmentation: reactive[SegmentationResult | None] = reactive(None, init=False)
     segment_choice: reactive[SegmentChoice] = reactive(SegmentChoice(), init=False)
+    selected_customer: reactive[str | None] = reactive(None, init=False)
+    focus_segment: reactive[int | None] = reactive(None, init=False)
 
     def __init__(self, settings: Settings) -> None:
         super().__init__()
@@ -177,6 +183,7 @@ class ShopperApp(App[None]):
         self.import_result = result
         self.workspace_error = None
         self.segmentation = None  # belongs to the previous data
+        self.focus_segment = None
         self.workspace = workspace
         if not result.reused:
             rejected = result.report.rows_rejected
