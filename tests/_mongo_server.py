@@ -112,3 +112,20 @@ def mongo_url() -> Iterator[str]:
     finally:
         stop(proc)
         log.unlink(missing_ok=True)
+
+
+@pytest.fixture
+def mongo_db(mongo_url: str) -> Iterator[tuple[str, object]]:
+    """A fresh database (random name) on the test server: its URI and a pymongo handle;
+    dropped afterwards."""
+    import uuid
+
+    from pymongo import MongoClient
+
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    client: MongoClient = MongoClient(mongo_url, serverSelectionTimeoutMS=5000)
+    try:
+        yield url_with_database(mongo_url, name), client[name]
+    finally:
+        client.drop_database(name)
+        client.close()

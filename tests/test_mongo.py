@@ -12,15 +12,14 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from urllib.parse import quote_plus
 
 import polars as pl
 import pytest
-from _mongo_server import free_port, url_with_database
-from pymongo import MongoClient, monitoring
+from _mongo_server import free_port
+from pymongo import monitoring
 from pymongo.database import Database
 
 from shopper_tui.analytics.errors import Cancelled, ShopperError
@@ -84,16 +83,6 @@ def small() -> SampleData:
     return generate(customers=50, seed=5, orders_per_customer=2.0, reviews_per_customer=1.0)
 
 
-@pytest.fixture
-def mongo_db(mongo_url: str) -> Iterator[tuple[str, Database]]:
-    """A fresh database (uuid name) on the test server: its URI and a pymongo handle."""
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    client: MongoClient = MongoClient(mongo_url, serverSelectionTimeoutMS=5000)
-    try:
-        yield url_with_database(mongo_url, name), client[name]
-    finally:
-        client.drop_database(name)
-        client.close()
 
 
 def _store(db: Database, documents: dict[str, list[dict]], rename: dict[str, str] | None = None) -> None:

@@ -5,16 +5,12 @@ travel."""
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import polars as pl
 import pytest
-from _mongo_server import url_with_database
 from polars.testing import assert_frame_equal
-from pymongo import MongoClient
 from pymongo.database import Database
 from test_mongo import _docs, _store, to_documents
 
@@ -36,15 +32,6 @@ def sample() -> SampleData:
     return generate(customers=200, seed=23, orders_per_customer=3.0, reviews_per_customer=0.2)
 
 
-@pytest.fixture
-def mongo_db(mongo_url: str) -> Iterator[tuple[str, Database]]:
-    name = f"pd_{uuid.uuid4().hex[:12]}"
-    client: MongoClient = MongoClient(mongo_url, serverSelectionTimeoutMS=5000)
-    try:
-        yield url_with_database(mongo_url, name), client[name]
-    finally:
-        client.drop_database(name)
-        client.close()
 
 
 def _awkward(db: Database) -> None:

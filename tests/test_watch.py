@@ -6,7 +6,6 @@ move segment through ``assign`` without retraining."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -35,15 +34,6 @@ def sample() -> SampleData:
     return generate(customers=150, seed=31, orders_per_customer=3.0, reviews_per_customer=0.5)
 
 
-@pytest.fixture
-def mongo_db(mongo_url: str) -> Iterator[tuple[str, Database]]:
-    name = f"w_{uuid.uuid4().hex[:12]}"
-    client: MongoClient = MongoClient(mongo_url, serverSelectionTimeoutMS=5000)
-    try:
-        yield url_with_database(mongo_url, name), client[name]
-    finally:
-        client.drop_database(name)
-        client.close()
 
 
 def _new_sessions(n_sessions: int, per_session: int, *, customer: str = "C000001") -> list[dict]:

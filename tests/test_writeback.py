@@ -7,14 +7,12 @@ from __future__ import annotations
 import argparse
 import json
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote_plus
 
 import polars as pl
 import pytest
-from _mongo_server import free_port, url_with_database
-from pymongo import MongoClient
+from _mongo_server import free_port
 from pymongo.database import Database
 
 from shopper_tui.analytics.errors import ShopperError
@@ -35,15 +33,6 @@ def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-@pytest.fixture
-def mongo_db(mongo_url: str) -> Iterator[tuple[str, Database]]:
-    name = f"wb_{uuid.uuid4().hex[:12]}"
-    client: MongoClient = MongoClient(mongo_url, serverSelectionTimeoutMS=5000)
-    try:
-        yield url_with_database(mongo_url, name), client[name]
-    finally:
-        client.drop_database(name)
-        client.close()
 
 
 def _export(argv: list[str]) -> int:
