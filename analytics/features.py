@@ -278,7 +278,7 @@ def _behaviour(ws: Workspace, p: dict[str, object]) -> pl.DataFrame:
     )
     devices = _shares(per_device, "sessions", _top(per_device, "sessions", TOP_DEVICES), "other", "device_share:")
     views = ws.sql(
-        f"""
+        """
         SELECT e.customer_id, coalesce(pr.category, 'Unknown') AS key, count(*)::DOUBLE AS n
         FROM events e LEFT JOIN products pr USING (product_id)
         WHERE e.customer_id IS NOT NULL AND e.ts < $end + INTERVAL 1 DAY
