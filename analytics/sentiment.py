@@ -227,9 +227,10 @@ def analyse_documents(
             for k, fut in enumerate(futures):
                 results.append(fut.result())
                 report(step, (k + 1) / len(chunks))
-        except (BrokenProcessPool, RuntimeError, OSError):
-            # Workers could not start (e.g. a script without an `if __name__ == "__main__":`
-            # guard, or no /dev/shm): finish in this process instead.
+        except (BrokenProcessPool, RuntimeError, OSError, ValueError):
+            # Workers could not start (a script without an `if __name__ == "__main__":`
+            # guard, no /dev/shm, or inside the running TUI, where spawning fails with
+            # "bad value(s) in fds_to_keep"): finish in this process instead.
             pool.shutdown(wait=False, cancel_futures=True)
             for k in range(len(results), len(chunks)):
                 results.append(_analyse_chunk(chunks[k], aspects, with_vader))
