@@ -1,7 +1,7 @@
 """What a workspace holds: facts about the file, per-table counts, previews.
 
 Used by the Data screen and usable from a notebook. Personal columns (``TableSpec.pii``)
-are masked in previews unless asked otherwise.
+are masked in previews unless asked otherwise (:mod:`.pii`: ``j***@e***.com``, initials).
 """
 
 from __future__ import annotations
@@ -11,13 +11,11 @@ from pathlib import Path
 
 import polars as pl
 
+from .pii import mask_frame
 from .schema import TABLE_NAMES, TABLES
 from .workspace import Workspace
 
-__all__ = ["WorkspaceFacts", "workspace_facts", "table_summary", "table_preview", "MASK"]
-
-#: What a masked personal value shows instead.
-MASK = "•••"
+__all__ = ["WorkspaceFacts", "workspace_facts", "table_summary", "table_preview"]
 
 
 @dataclass(frozen=True)
@@ -100,9 +98,6 @@ def table_preview(ws: Workspace, table: str, *, limit: int = 1000, show_pii: boo
     if table not in TABLES and table != "_rejects":
         raise ValueError(f"unknown table {table!r}")
     df = ws.sql(f'SELECT * FROM "{table}" LIMIT {int(limit)}')
-    if not show_pii and table in TABLES:
-        pii = [c for c in TABLES[table].pii if c in df.columns]
-        df = df.with_columns(
-            pl.when(pl.col(c).is_null()).then(None).otherwise(pl.lit(MASK)).alias(c) for c in pii
-        )
+    if table in TABLES:
+        df = mask_frame(df, show_pii=show_pii, columns=TABLES[table].pii)
     return df
