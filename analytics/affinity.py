@@ -32,7 +32,7 @@ import polars as pl
 from .errors import ShopperError
 from .workspace import Workspace
 
-__all__ = ["segment_affinity", "pair_rules", "AFFINITY_LEVELS", "RULE_LEVELS"]
+__all__ = ["segment_affinity", "item_products", "pair_rules", "AFFINITY_LEVELS", "RULE_LEVELS"]
 
 AFFINITY_LEVELS = ("category", "subcategory", "brand")
 RULE_LEVELS = ("category", "product")
@@ -41,6 +41,34 @@ _BASIS = ("purchases", "views", "carts")
 
 def _register(ws: Workspace, name: str, frame: pl.DataFrame) -> None:
     ws.cursor().register(name, frame.to_arrow())
+
+
+def _label_frame(labels: pl.DataFrame) -> pl.DataFrame:
+    return labels.select(
+        pl.col("customer_id").cast(pl.String),
+        pl.col("segment_id").cast(pl.Int64),
+        (pl.col("segment") if "segment" in labels.columns else pl.col("segment_id").cast(pl.String)).alias("segment"),
+    )
+
+
+def _facts_sql(item: str, *, basis: str, measure: str, where: str = "") -> str:
+    """customer_id, item (one or more select expressions), amount (spend, units or events) as
+    SQL over completed orders or events."""
+    if basis == "purchases":
+        amount = "sum(i.quantity * i.unit_price)" if measure == "spend" else "sum(i.quantity)"
+        return f"""
+            SELECT o.customer_id, {item} AS item, {amount}::DOUBLE AS amount
+            FROM orders o JOIN order_items i USING (order_id) JOIN products p USING (product_id)
+            WHERE o.status = 'completed' AND i.unit_price > 0 {where}
+            GROUP BY ALL
+        """
+    etype = "view" if basis == "views" else "add_to_cart"
+    return f"""
+        SELECT e.customer_id, {item} AS item, count(*)::DOUBLE AS amount
+        FROM events e JOIN products p USING (product_id)
+        WHERE e.event_type = '{etype}' AND e.customer_id IS NOT NULL {where}
+        GROUP BY ALL
+    """
 
 
 def segment_affinity(
@@ -72,29 +100,8 @@ def segment_affinity(
         raise ShopperError(f"Affinity by '{by}' is not supported; use one of {', '.join(AFFINITY_LEVELS)}.")
     if basis not in _BASIS:
         raise ShopperError(f"Affinity basis '{basis}' is not supported; use one of {', '.join(_BASIS)}.")
-    lab = labels.select(
-        pl.col("customer_id").cast(pl.String),
-        pl.col("segment_id").cast(pl.Int64),
-        (pl.col("segment") if "segment" in labels.columns else pl.col("segment_id").cast(pl.String)).alias("segment"),
-    )
-    _register(ws, "_labels", lab)
-    item = f"coalesce(p.{by}, '(none)')"
-    if basis == "purchases":
-        amount = "sum(i.quantity * i.unit_price)" if measure == "spend" else "sum(i.quantity)"
-        facts = f"""
-            SELECT o.customer_id, {item} AS item, {amount}::DOUBLE AS amount
-            FROM orders o JOIN order_items i USING (order_id) JOIN products p USING (product_id)
-            WHERE o.status = 'completed' AND i.unit_price > 0
-            GROUP BY ALL
-        """
-    else:
-        etype = "view" if basis == "views" else "add_to_cart"
-        facts = f"""
-            SELECT e.customer_id, {item} AS item, count(*)::DOUBLE AS amount
-            FROM events e JOIN products p USING (product_id)
-            WHERE e.event_type = '{etype}' AND e.customer_id IS NOT NULL
-            GROUP BY ALL
-        """
+    _register(ws, "_labels", _label_frame(labels))
+    facts = _facts_sql(f"coalesce(p.{by}, '(none)')", basis=basis, measure=measure)
     return ws.sql(
         f"""
         WITH facts AS ({facts}),
@@ -129,6 +136,95 @@ def segment_affinity(
         LEFT JOIN cell c ON c.segment_id = g.segment_id AND c.item = g.item
         ORDER BY g.segment_id, g.item
         """
+    )
+
+
+def item_products(
+    ws: Workspace,
+    labels: pl.DataFrame,
+    *,
+    by: Literal["category", "subcategory", "brand"] = "category",
+    basis: Literal["purchases", "views", "carts"] = "purchases",
+    measure: Literal["spend", "units"] = "spend",
+    item: str | None = None,
+    segment_id: int | None = None,
+    limit: int | None = 10,
+) -> pl.DataFrame:
+    """The products behind segment × item cells, each with its own index and lift.
+
+    Same definitions as :func:`segment_affinity`, one level down: a product's ``index`` is
+    100 × (segment's amount on the product / segment's total amount) / (the same share among
+    all labelled customers); ``lift`` is segment penetration of the product / overall
+    penetration; ``share_of_item`` is the product's part of the segment's amount on its item.
+
+    Args:
+        ws: The workspace.
+        labels: customer_id → segment_id (and optionally ``segment``).
+        by: Item level the products are grouped by.
+        basis: "purchases", "views" or "carts" (as in :func:`segment_affinity`).
+        measure: "spend" or "units" (purchases only).
+        item: Only this item (e.g. the category "Outdoor"); None: every item.
+        segment_id: Only this segment; None: every segment.
+        limit: Keep the ``limit`` products with the largest amount per (segment, item); None: all.
+
+    Returns:
+        segment_id, segment, item, product_id, name, amount, customers, share_of_item, index,
+        penetration, lift, rank (1 = largest amount); sorted by segment_id, item, rank.
+        Only products the segment touched.
+    """
+    if by not in AFFINITY_LEVELS:
+        raise ShopperError(f"Affinity by '{by}' is not supported; use one of {', '.join(AFFINITY_LEVELS)}.")
+    if basis not in _BASIS:
+        raise ShopperError(f"Affinity basis '{basis}' is not supported; use one of {', '.join(_BASIS)}.")
+    _register(ws, "_labels", _label_frame(labels))
+    facts = _facts_sql(f"p.product_id AS product_id, coalesce(p.{by}, '(none)')", basis=basis, measure=measure)
+    params: list[object] = []
+    filters = ["TRUE"]
+    if item is not None:
+        params.append(item)
+        filters.append(f"c.item = ${len(params)}")
+    if segment_id is not None:
+        params.append(int(segment_id))
+        filters.append(f"c.segment_id = ${len(params)}")
+    keep = f"WHERE rank <= {int(limit)}" if limit is not None else ""
+    return ws.sql(
+        f"""
+        WITH facts AS ({facts}),
+        seg_facts AS (
+            SELECT l.segment_id, l.segment, f.item, f.product_id, f.amount, f.customer_id
+            FROM facts f JOIN _labels l USING (customer_id)
+        ),
+        tot AS (SELECT sum(amount) AS amount, (SELECT count(*) FROM _labels) AS customers FROM seg_facts),
+        prod AS (SELECT product_id, sum(amount) AS amount, count(DISTINCT customer_id) AS customers
+                 FROM seg_facts GROUP BY product_id),
+        seg_sizes AS (SELECT segment_id, count(*) AS segment_customers FROM _labels GROUP BY segment_id),
+        seg_tot AS (SELECT segment_id, sum(amount) AS amount FROM seg_facts GROUP BY segment_id),
+        seg_item AS (SELECT segment_id, item, sum(amount) AS amount FROM seg_facts GROUP BY segment_id, item),
+        cell AS (
+            SELECT segment_id, any_value(segment) AS segment, item, product_id, sum(amount) AS amount,
+                   count(DISTINCT customer_id) AS customers
+            FROM seg_facts GROUP BY segment_id, item, product_id
+        ),
+        scored AS (
+            SELECT c.segment_id, c.segment, c.item, c.product_id, pr.name, c.amount, c.customers,
+                   c.amount / nullif(si.amount, 0) AS share_of_item,
+                   100 * (c.amount / nullif(st.amount, 0)) / nullif(p.amount / t.amount, 0) AS "index",
+                   c.customers / ss.segment_customers AS penetration,
+                   (c.customers / ss.segment_customers) / nullif(p.customers / t.customers, 0) AS lift,
+                   row_number() OVER (PARTITION BY c.segment_id, c.item
+                                      ORDER BY c.amount DESC, c.product_id) AS rank
+            FROM cell c CROSS JOIN tot t
+            JOIN prod p USING (product_id)
+            JOIN seg_sizes ss USING (segment_id)
+            JOIN seg_tot st USING (segment_id)
+            JOIN seg_item si ON si.segment_id = c.segment_id AND si.item = c.item
+            LEFT JOIN products pr ON pr.product_id = c.product_id
+            WHERE {" AND ".join(filters)}
+        )
+        SELECT * FROM scored {keep}
+        ORDER BY segment_id, item, rank
+        """,
+        params or None,
     )
 
 
