@@ -25,8 +25,10 @@ scikit-learn, transformers and torch are imported inside functions only.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+import sys
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -185,6 +187,31 @@ def _mp_context():
     return mp.get_context("forkserver" if "forkserver" in methods else "spawn")
 
 
+@contextmanager
+def _stderr_with_fileno() -> Iterator[None]:
+    """Give ``sys.stderr`` a real file descriptor while worker processes start.
+
+    Inside the TUI, Textual captures ``sys.stderr`` with an object whose ``fileno()`` is -1;
+    multiprocessing's resource tracker passes that descriptor to its child and the spawn
+    fails with "bad value(s) in fds_to_keep". Workers get /dev/null instead (they print
+    nothing), and the terminal the TUI draws on is never written to.
+    """
+    try:
+        usable = sys.stderr is not None and sys.stderr.fileno() >= 0
+    except (AttributeError, OSError, ValueError):
+        usable = False
+    if usable:
+        yield
+        return
+    saved = sys.stderr
+    with open(os.devnull, "w") as devnull:
+        sys.stderr = devnull
+        try:
+            yield
+        finally:
+            sys.stderr = saved
+
+
 def analyse_documents(
     docs: Sequence[str],
     *,
@@ -221,9 +248,11 @@ def analyse_documents(
     else:
         from concurrent.futures.process import BrokenProcessPool
 
-        pool = ProcessPoolExecutor(max_workers=n_workers, mp_context=_mp_context())
+        pool: ProcessPoolExecutor | None = None
         try:
-            futures = [pool.submit(_analyse_chunk, c, aspects, with_vader) for c in chunks]
+            with _stderr_with_fileno():
+                pool = ProcessPoolExecutor(max_workers=n_workers, mp_context=_mp_context())
+                futures = [pool.submit(_analyse_chunk, c, aspects, with_vader) for c in chunks]
             for k, fut in enumerate(futures):
                 results.append(fut.result())
                 report(step, (k + 1) / len(chunks))
@@ -231,14 +260,17 @@ def analyse_documents(
             # Workers could not start (a script without an `if __name__ == "__main__":`
             # guard, no /dev/shm, or inside the running TUI, where spawning fails with
             # "bad value(s) in fds_to_keep"): finish in this process instead.
-            pool.shutdown(wait=False, cancel_futures=True)
+            if pool is not None:
+                pool.shutdown(wait=False, cancel_futures=True)
             for k in range(len(results), len(chunks)):
                 results.append(_analyse_chunk(chunks[k], aspects, with_vader))
                 report(step, (k + 1) / len(chunks))
         except BaseException:
-            pool.shutdown(wait=False, cancel_futures=True)
+            if pool is not None:
+                pool.shutdown(wait=False, cancel_futures=True)
             raise
-        pool.shutdown(wait=True)
+        else:
+            pool.shutdown(wait=True)
     compounds = np.concatenate([np.asarray(r[0], dtype=np.float64) for r in results]) if with_vader else None
     rows = []
     for k, (_, chunk_rows) in enumerate(results):

@@ -251,3 +251,31 @@ def test_local_hf_classifier_folder(tmp_path: Path, generated: pl.DataFrame) -> 
     assert rs.choice.model == "transformer" and rs.scores["score"].is_between(-1, 1).all()
     with pytest.raises(ShopperError, match="not a Hugging Face model folder"):
         score_frame(generated.head(40), model="transformer", hf_model_dir=tmp_path, aspects=False)
+
+
+def test_pool_starts_when_stderr_has_no_descriptor() -> None:
+    """Inside the TUI, Textual's captured ``sys.stderr`` has ``fileno() == -1``; worker
+    processes must still start (this used to fail with "bad value(s) in fds_to_keep")."""
+    script = r'''
+import sys
+from multiprocessing import resource_tracker
+from shopper_tui.analytics.aspects import AspectExtractor
+from shopper_tui.analytics.sentiment import analyse_documents
+
+class Captured:
+    def write(self, s): return len(s)
+    def flush(self): pass
+    def fileno(self): return -1
+
+if __name__ == "__main__":
+    real = sys.stderr
+    sys.stderr = Captured()
+    docs = [f"Shipping was {'fast' if i % 2 else 'slow'}." for i in range(2000)]
+    compounds, mentions = analyse_documents(docs, extractor=AspectExtractor(), with_vader=True, workers=2)
+    restored = sys.stderr.__class__.__name__
+    sys.stderr = real
+    print(len(compounds), mentions.height, restored, resource_tracker._resource_tracker._pid is not None)
+'''
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["2000", "2000", "Captured", "True"]
