@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -16,12 +15,12 @@ _MODELS = ("auto", "vader", "learned", "transformer")
 
 
 def _model_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--model", choices=_MODELS, default="auto",
-                   help="sentiment model: auto (learned when ≥ 200 rated reviews per side, else vader), vader, "
+    p.add_argument("--model", choices=_MODELS, default=None,
+                   help="sentiment model (default: the sentiment_model setting, else auto): auto (learned when ≥ 200 rated reviews per side, else vader), vader, "
                         "learned (TF-IDF + logistic regression on the data's own ratings), transformer (nlp extra)")
     p.add_argument("--hf-model", type=Path, default=None,
                    help="local Hugging Face sentiment-classification folder for --model transformer "
-                        "(env SHOPPER_TUI_SENTIMENT_MODEL)")
+                        "(default: the hf_model_dir setting, env SHOPPER_TUI_HF_MODEL_DIR)")
     p.add_argument("--aspect", action="append", default=[], metavar="NAME=WORD,WORD",
                    help="an extra aspect and its keywords, e.g. --aspect colour=colour,color,shade (repeatable)")
 
@@ -53,9 +52,12 @@ def _score(ws, args: argparse.Namespace, *, quiet: bool = False):
     from ..config import Settings
 
     settings = Settings.from_env(cache_dir=getattr(args, "cache_dir", None))
-    hf = args.hf_model or os.environ.get("SHOPPER_TUI_SENTIMENT_MODEL") or getattr(settings, "sentiment_model", None)
+    hf = args.hf_model or settings.hf_model_dir
     cache = ArtifactCache(settings.cache_dir, ws.name, ws.fingerprint)
-    rs = score_reviews(ws, model=args.model, aspects=_aspects(args.aspect), cache=cache,
+    aspects = {name: list(words) for name, words in settings.aspects.items()}
+    for name, words in (_aspects(args.aspect) or {}).items():
+        aspects.setdefault(name, []).extend(words)
+    rs = score_reviews(ws, model=args.model or settings.sentiment_model, aspects=aspects or None, cache=cache,
                        hf_model_dir=Path(hf).expanduser() if hf else None)
     if not quiet:
         print(f"model: {rs.choice.model} — {rs.choice.reason}" + (" (cached)" if rs.cached else ""), file=sys.stderr)
