@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 from . import add_format_options, emit, open_for
 
-__all__ = ["register"]
+__all__ = ["register", "parse_proportion", "parse_plan"]
 
 _STEPS = "view,add_to_cart,checkout,purchase"
 _METHODS = ("rfm", "kmeans", "hdbscan", "gmm")
@@ -44,6 +44,11 @@ def register(sub: argparse._SubParsersAction, common: Callable[[argparse.Argumen
     p.add_argument("--goal", default="purchase", help="event type counted as conversion (default purchase)")
     p.add_argument("--from-step", help="only units that reached this event type, e.g. checkout")
     p.add_argument("--unit", choices=("session", "customer"), default="session")
+    p.add_argument("--plan", metavar="BASELINE,MDE",
+                   help="sample-size calculator instead of results: baseline conversion and the absolute "
+                        "minimum detectable effect, e.g. 0.28,0.02 or 28%%,2%% → units needed per arm")
+    p.add_argument("--alpha", type=float, default=0.05, help="significance level of --plan (default 0.05)")
+    p.add_argument("--power", type=float, default=0.8, help="power of --plan (default 0.8)")
     add_format_options(p)
     common(p)
     p.set_defaults(handler=_experiments)
@@ -109,8 +114,42 @@ def _triangle(table, args: argparse.Namespace) -> str:
     return "\n".join(lines) + "\n"
 
 
+def parse_proportion(text: str, what: str) -> float:
+    """``"0.28"`` or ``"28%"`` → 0.28 (a ShopperError naming ``what`` otherwise)."""
+    from ..analytics.errors import ShopperError
+
+    t = text.strip()
+    try:
+        return float(t[:-1]) / 100 if t.endswith("%") else float(t)
+    except ValueError:
+        raise ShopperError(f"{what} '{text}' is not a proportion; write it like 0.28 or 28%.") from None
+
+
+def parse_plan(text: str, *, alpha: float = 0.05, power: float = 0.8) -> dict[str, object]:
+    """``"BASELINE,MDE"`` → the sample-size plan: baseline, mde_abs, target, alpha, power,
+    n_per_arm, n_total (two arms)."""
+    from ..analytics.errors import ShopperError
+    from ..analytics.experiments import sample_size
+
+    parts = [p for p in text.split(",") if p.strip()]
+    if len(parts) != 2:
+        raise ShopperError(f"--plan '{text}' needs two values: BASELINE,MDE (e.g. 0.28,0.02).")
+    baseline = parse_proportion(parts[0], "Baseline")
+    mde = parse_proportion(parts[1], "Minimum detectable effect")
+    n = sample_size(baseline, mde, alpha=alpha, power=power)
+    return {"baseline": baseline, "mde_abs": mde, "target": baseline + mde, "alpha": alpha, "power": power,
+            "n_per_arm": n, "n_total": 2 * n}
+
+
 def _experiments(args: argparse.Namespace) -> int:
     from ..analytics.experiments import experiments
+
+    if args.plan:
+        import polars as pl
+
+        plan = parse_plan(args.plan, alpha=args.alpha, power=args.power)
+        emit(pl.DataFrame([plan]), args, json_records=plan)
+        return 0
 
     with open_for(args) as ws:
         table = experiments(ws, goal=args.goal, from_step=args.from_step, unit=args.unit)
