@@ -1,5 +1,10 @@
 """Data: where the data came from, every canonical table with its counts, the validation
-report, the rejected rows and a preview of any table. ``r`` re-imports the source."""
+report, the rejected rows and a preview of any table. ``r`` re-imports the source.
+
+The Live tab (``l``) shows watch mode as it runs — arriving events, the watermarks, rows per
+minute, the last error — and the health of the open workspace (source connectivity and
+latency, workspace size and age, cache, trained models, memory; the checks of
+``shopper-tui doctor``, ``h`` runs them again). Polled rows reload the counts in place."""
 
 from __future__ import annotations
 
@@ -17,6 +22,7 @@ from textual.worker import Worker, WorkerState
 
 from shopper_tui.analytics.schema import TABLE_NAMES
 from shopper_tui.analytics.tables import WorkspaceFacts, table_preview, table_summary, workspace_facts
+from shopper_tui.doctor import HealthLine, workspace_health
 from shopper_tui.jobs import job_progress
 from shopper_tui.widgets import FrameTable, ShopperScreen
 
@@ -24,8 +30,9 @@ if TYPE_CHECKING:
     import polars as pl
 
     from shopper_tui.analytics.workspace import Workspace
+    from shopper_tui.watching import WatchStatus
 
-__all__ = ["DataScreen", "DataOverview", "PREVIEW_ROWS"]
+__all__ = ["DataScreen", "DataOverview", "PREVIEW_ROWS", "live_text", "health_text"]
 
 #: Rows shown in a table preview.
 PREVIEW_ROWS = 1000
@@ -59,16 +66,68 @@ def _when(iso: str) -> str:
     return f"{moment:%Y-%m-%d %H:%M} {moment.tzname() or ''}".strip()
 
 
+def _clock(moment: datetime) -> str:
+    return f"{moment:%H:%M:%S}"
+
+
+def live_text(status: WatchStatus | None) -> Text:
+    """The watch-mode summary: state, last poll, rows per minute, watermarks, last error."""
+    out = Text(no_wrap=True, overflow="ellipsis")
+
+    def line(label: str, value: str, style: str = "") -> None:
+        out.append(f"{label:<11}", style="bold")
+        out.append(f"{value}\n", style=style)
+
+    if status is None:
+        line("watch", "off")
+        out.append("Follow new rows with\n  shopper-tui --source FOLDER|mongodb://… --watch [--interval 30s]", style="dim")
+        return out
+    line("watch", f"every {status.interval:g} s · {status.source}")
+    if status.last_polled is None:
+        line("last poll", "waiting for the first poll…", "dim")
+    else:
+        last = status.last
+        what = f"{last.rows:,} new rows" if last is not None and last.changed else "nothing new"
+        line("last poll", f"{_clock(status.last_polled)} · " + (what if status.error is None else "failed"))
+    got = status.arrived
+    if got is not None and status.arrived_at is not None:
+        line("arrived", f"{_clock(status.arrived_at)} · {got.rows:,} rows: "
+             + ", ".join(f"{t} {n:,}" for t, n in got.appended.items()))
+    line("rows/min", f"{status.rows_per_minute:,.1f} · {status.total_rows:,} rows in {status.polls:,} polls")
+    if status.reassigned:
+        line("segments", f"{status.reassigned:,} customers moved by the last new rows (trained model)")
+    for i, (stream, mark) in enumerate(sorted(status.watermarks.items())):
+        line("watermark" if i == 0 else "", f"{stream}: {mark}")
+    if status.error is not None:
+        since = f" (since {_clock(status.error_since)})" if status.error_since else ""
+        line("error", f"{status.error}{since}", "bold red")
+        out.append("retrying every interval; the data shown stays usable", style="dim")
+    else:
+        line("error", "none", "dim")
+    return out
+
+
+def health_text(lines: list[HealthLine]) -> Text:
+    out = Text(no_wrap=True, overflow="ellipsis")
+    for h in lines:
+        out.append(f"{h.label:<10}", style="bold")
+        out.append(f"{h.text}\n", style="" if h.ok else "bold red")
+    return out
+
+
 class DataScreen(ShopperScreen):
-    """Sources, tables, validation, rejected rows and previews."""
+    """Sources, tables, validation, rejected rows, previews, watch mode and health."""
 
     MODE = "data"
     TITLE_TEXT = "Data"
+    CSS_PATH = "data.tcss"
     BINDINGS = [
         Binding("r", "app.reimport", "Re-import"),
         Binding("p", "tab('tab-preview')", "Preview"),
         Binding("v", "tab('tab-validation')", "Validation"),
         Binding("x", "tab('tab-rejects')", "Rejected rows"),
+        Binding("l", "tab('tab-live')", "Live & health"),
+        Binding("h", "refresh_health", "Check health"),
     ]
 
     def compose_body(self) -> ComposeResult:
@@ -86,6 +145,11 @@ class DataScreen(ShopperScreen):
                     yield Static("", id="validation-report", markup=False)
             with TabPane("Rejected rows", id="tab-rejects"):
                 yield FrameTable(name="rejected_rows", id="rejects-table", empty_text="No rejected rows.")
+            with TabPane("Live & health", id="tab-live"):
+                with Horizontal(id="live-top"):
+                    yield Static(live_text(None), id="live-status", markup=False)
+                    yield Static("Checking…", id="live-health", markup=False)
+                yield FrameTable(name="arriving_events", id="live-tail", empty_text="No events arrived yet.")
 
     def on_mount(self) -> None:
         table = self.query_one("#data-tables", DataTable)
@@ -94,10 +158,16 @@ class DataScreen(ShopperScreen):
         table.add_column(Text("rejected", justify="right"), key="rejected")
         table.add_column("source", key="present")
         self.query_one("#data-facts", Static).border_title = "Source"
+        self.query_one("#live-status", Static).border_title = "Watch"
+        self.query_one("#live-health", Static).border_title = "Health (h: check again)"
+        self.query_one("#live-tail", FrameTable).border_title = "Arriving events (newest last)"
+        self.watch(self.app, "watch_status", self._show_live, init=True)
+        self.watch(self.app, "data_version", self._data_changed, init=False)
 
     def watch_workspace(self, workspace: Workspace | None) -> None:
         if workspace is not None:
             self.load(workspace)
+            self.load_health(workspace)
 
     def show_no_data(self, message: str) -> None:
         self.query_one("#data-facts", Static).update(
@@ -106,6 +176,27 @@ class DataScreen(ShopperScreen):
 
     def action_tab(self, tab: str) -> None:
         self.query_one(TabbedContent).active = tab
+
+    def action_refresh_health(self) -> None:
+        if self.workspace is not None:
+            self.load_health(self.workspace)
+
+    # -- live --------------------------------------------------------------------------------
+    def _data_changed(self, _version: int) -> None:
+        """Polled rows arrived (or PII display changed): reload counts and preview in place."""
+        if self.workspace is not None:
+            self.load(self.workspace)
+
+    def _show_live(self, status: WatchStatus | None) -> None:
+        self.query_one("#live-status", Static).update(live_text(status))
+        if status is not None and status.tail is not None:
+            self.query_one("#live-tail", FrameTable).set_frame(status.tail, name="arriving_events", keep_view=True)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="health")
+    def load_health(self, workspace: Workspace) -> list[HealthLine]:
+        progress = job_progress("Health")
+        progress("checking source, workspace and cache", None)
+        return workspace_health(self.app.settings, workspace)  # type: ignore[attr-defined]
 
     # -- loading ---------------------------------------------------------------------------
     @work(thread=True, exclusive=True, exit_on_error=False, group="data")
@@ -132,6 +223,8 @@ class DataScreen(ShopperScreen):
         elif event.worker.group == "preview":
             name, frame = event.worker.result  # type: ignore[misc]
             self.show_preview(name, frame)
+        elif event.worker.group == "health":
+            self.query_one("#live-health", Static).update(health_text(event.worker.result))  # type: ignore[arg-type]
 
     # -- showing ---------------------------------------------------------------------------
     def show(self, data: DataOverview) -> None:
@@ -162,7 +255,7 @@ class DataScreen(ShopperScreen):
             table.move_cursor(row=TABLE_NAMES.index(selected))
         report = "\n".join(data.report_lines) or "Nothing to report: every row was kept."
         self.query_one("#validation-report", Static).update(report)
-        self.query_one("#rejects-table", FrameTable).set_frame(data.rejects, name="rejected_rows")
+        self.query_one("#rejects-table", FrameTable).set_frame(data.rejects, name="rejected_rows", keep_view=True)
         if self.workspace is not None:
             self.load_preview(self.workspace, selected or TABLE_NAMES[0])
 
@@ -171,7 +264,8 @@ class DataScreen(ShopperScreen):
         shown = f"first {frame.height:,} of {counts:,} rows" if counts > frame.height else f"all {frame.height:,} rows"
         masked = "" if self.app.settings.show_pii else " · personal columns masked"  # type: ignore[attr-defined]
         self.query_one("#preview-title", Label).update(f"{name}: {shown}{masked if name == 'customers' else ''}")
-        self.query_one("#preview-table", FrameTable).set_frame(frame, name=name)
+        preview = self.query_one("#preview-table", FrameTable)
+        preview.set_frame(frame, name=name, keep_view=preview.table_name == name)  # a reload keeps sort and filter
 
     def _row_count(self, name: str) -> int:
         table = self.query_one("#data-tables", DataTable)

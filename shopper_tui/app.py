@@ -34,6 +34,7 @@ from .jobs import JobEnded, JobProgressed, JobStarted, JobStatus, job_progress
 from .widgets.error_modal import ErrorModal
 
 from .models import SegmentChoice
+from .watching import WatchMode, WatchStatus
 
 if TYPE_CHECKING:
     from .analytics.segmentation import SegmentationResult
@@ -50,6 +51,11 @@ class ScreenMode:
     name: str
     title: str
     target: str  # "module:Class", imported on first use
+    short: str = ""  # what the mode bar shows when the full titles do not fit
+
+    @property
+    def short_title(self) -> str:
+        return self.short or self.title
 
     def load(self) -> Screen[Any]:
         module, _, cls = self.target.partition(":")
@@ -60,6 +66,13 @@ class ScreenMode:
 #: Recommendations, Reviews, Funnels, Cohorts and Experiments.
 SCREEN_MODES: tuple[ScreenMode, ...] = (
     ScreenMode("1", "overview", "Overview", "shopper_tui.screens.overview:OverviewScreen"),
+    ScreenMode("2", "segments", "Segments", "shopper_tui.screens.segments:SegmentsScreen"),
+    ScreenMode("3", "affinity", "Affinity", "shopper_tui.screens.affinity:AffinityScreen"),
+    ScreenMode("4", "recommendations", "Recommendations", "shopper_tui.screens.recommendations:RecommendationsScreen", "Recs"),
+    ScreenMode("5", "reviews", "Reviews", "shopper_tui.screens.reviews:ReviewsScreen"),
+    ScreenMode("6", "funnels", "Funnels", "shopper_tui.screens.funnels:FunnelsScreen"),
+    ScreenMode("7", "cohorts", "Cohorts", "shopper_tui.screens.cohorts:CohortsScreen"),
+    ScreenMode("8", "experiments", "Experiments", "shopper_tui.screens.experiments:ExperimentsScreen", "A/B"),
     ScreenMode("9", "data", "Data", "shopper_tui.screens.data:DataScreen"),
 )
 
@@ -85,6 +98,7 @@ class ShopperCommands(Provider):
             ("Show keys and help", "Every key binding of the app and this screen (?)", app.action_help),
             ("Quit", "Leave shopper-tui (q)", app.exit),
         ]
+        commands += app.watch_commands()  # retrain, export to MongoDB, PII (shopper_tui.watching)
         return commands
 
     async def discover(self) -> Hits:
@@ -99,7 +113,7 @@ class ShopperCommands(Provider):
                 yield Hit(score, matcher.highlight(name), callback, help=help_text)
 
 
-class ShopperApp(App[None]):
+class ShopperApp(WatchMode, App[None]):
     """shopper-tui. Build it with :func:`make_app`.
 
     Attributes:
@@ -133,10 +147,14 @@ class ShopperApp(App[None]):
     import_result: reactive[ImportResult | None] = reactive(None, init=False)
     workspace_error: reactive[str | None] = reactive(None, init=False)
     job_status: reactive[JobStatus | None] = reactive(None, init=False)
-    segmentation: reactive[SegmentationResult | None] = reactive(None, init=False)
+    segmentation: reactive[SegmentationResult | None] = reactive(None, init=False, always_update=True)  # results hold frames: no == on set
     segment_choice: reactive[SegmentChoice] = reactive(SegmentChoice(), init=False)
     selected_customer: reactive[str | None] = reactive(None, init=False)
     focus_segment: reactive[int | None] = reactive(None, init=False)
+    # watch mode (shopper_tui.watching): bumped when polled rows arrive or PII display
+    # changes, so the open screen reloads in place; what the Data screen's live panel shows
+    data_version: reactive[int] = reactive(0, init=False)
+    watch_status: reactive[WatchStatus | None] = reactive(None, init=False)
 
     def __init__(self, settings: Settings) -> None:
         super().__init__()
@@ -152,6 +170,7 @@ class ShopperApp(App[None]):
         await self.switch_mode(SCREEN_MODES[0].name)
         # start the import after the first paint: its imports (Polars, DuckDB) would hold the GIL
         self.screen.call_after_refresh(self.open_source, self.settings.force_import)
+        self.start_watch_timer()
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="import")
     def open_source(self, force: bool = False) -> tuple[ImportResult, Workspace]:
@@ -177,7 +196,18 @@ class ShopperApp(App[None]):
             # DuckDB shares one instance per path: the old one must go before the new file is seen
             self._closed_workspace = old
             old.close()
-        return result, open_workspace(result.path)
+        if not s.watch:
+            return result, open_workspace(result.path)
+        from .watching import start_watching
+
+        ws = open_workspace(result.path, read_only=False)  # watch mode appends: one writer per file
+        try:
+            progress("recording where watching starts", None)
+            start_watching(ws, s)
+        except BaseException:
+            ws.close()
+            raise
+        return result, ws
 
     def _opened(self, result: ImportResult, workspace: Workspace) -> None:
         self.import_result = result

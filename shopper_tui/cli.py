@@ -40,6 +40,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--force-import", action="store_true", help="re-import the source even if unchanged")
     parser.add_argument("--show-pii", action="store_true", help="show customer emails and names unmasked")
     parser.add_argument("--theme", help="Textual theme (e.g. textual-dark, textual-light)")
+    parser.add_argument("--watch", action="store_true",
+                        help="keep polling the source (MongoDB or folder) for new rows and update the app")
+    parser.add_argument("--interval", metavar="DURATION",
+                        help="time between polls in watch mode, e.g. 30s, 2m (default 30s)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p = sub.add_parser("import", help="import a source into a workspace without opening the UI")
@@ -89,10 +93,23 @@ def _progress_printer(enabled: bool):
 
 def _cmd_run(args: argparse.Namespace) -> int:
     from .app import make_app
+    from .config import parse_interval
 
     settings = _settings(
-        args, force_import=args.force_import or None, show_pii=args.show_pii or None, theme=args.theme
+        args, force_import=args.force_import or None, show_pii=args.show_pii or None, theme=args.theme,
+        watch=args.watch or None, watch_interval=parse_interval(args.interval) if args.interval else None,
     )
+    if args.interval and not settings.watch:
+        from .analytics.errors import ShopperError
+
+        raise ShopperError("--interval only applies in watch mode.", hint="Add --watch.")
+    if settings.watch:
+        from .analytics.errors import ShopperError
+        from .analytics.sources import mask_uri, source_kind
+
+        if source_kind(settings.source) not in ("mongodb", "files"):
+            raise ShopperError(f"--watch follows a MongoDB database or a folder, not '{mask_uri(settings.source)}'.",
+                               hint="A single file or the sample does not grow: import it again after it changes.")
     make_app(settings).run()
     return 0
 

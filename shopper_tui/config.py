@@ -10,12 +10,23 @@ The settings file is TOML, ``<config dir>/config.toml`` (or the file named by
     source = "mongodb://analyst@db.shop:27017/shop"
     mongo_uri = "mongodb://analyst@db.shop:27017/shop"   # or mongodb_uri
     theme = "textual-light"
+    sentiment_model = "auto"          # auto | vader | learned | transformer
+    hf_model_dir = "~/models/my-sentiment-classifier"
     [collections]
     users = "clients"
+    [aspects]                         # extra review aspects: name = keywords
+    colour = ["colour", "color", "shade"]
 
 The MongoDB URI is ``SHOPPER_TUI_MONGODB_URI`` (``SHOPPER_TUI_MONGO_URI`` is still read as an
 alias). Keep passwords out of the file where you can (``SHOPPER_TUI_MONGO_PASSWORD``); a file
 holding one should be readable by you alone.
+
+Review sentiment: ``sentiment_model`` (``SHOPPER_TUI_SENTIMENT_MODEL``) is the model the
+Reviews screen and the review commands start with; ``hf_model_dir``
+(``SHOPPER_TUI_HF_MODEL_DIR``) a local Hugging Face sequence-classification folder used by
+the ``transformer`` model. For compatibility, a ``SHOPPER_TUI_SENTIMENT_MODEL`` that is not a
+model name is read as that folder. ``aspects`` (``[aspects]`` in the file, or
+``SHOPPER_TUI_ASPECTS="colour=colour,color;fabric=cotton,linen"``) adds review aspects.
 """
 
 from __future__ import annotations
@@ -27,7 +38,7 @@ from pathlib import Path
 
 from platformdirs import user_cache_dir, user_config_dir, user_data_dir
 
-__all__ = ["Settings", "APP_NAME", "default_data_dir", "default_cache_dir", "default_config_dir",
+__all__ = ["Settings", "APP_NAME", "parse_interval", "default_data_dir", "default_cache_dir", "default_config_dir",
            "default_config_file"]
 
 APP_NAME = "shopper-tui"
@@ -35,6 +46,8 @@ _ENV_PREFIX = "SHOPPER_TUI_"
 _ENV_CONFIG_FILE = "SHOPPER_TUI_CONFIG_FILE"
 #: Field → extra names accepted for it (environment variables after the prefix, file keys).
 _ALIASES = {"mongo_uri": ("MONGODB_URI", "MONGO_URI")}
+#: Review sentiment models (see ``analytics.sentiment``).
+SENTIMENT_MODELS = ("auto", "vader", "learned", "transformer")
 
 
 def default_data_dir() -> Path:
@@ -68,6 +81,15 @@ class Settings:
         theme: Textual theme name (``SHOPPER_TUI_THEME``).
         show_pii: Show emails and names unmasked (``SHOPPER_TUI_SHOW_PII``).
         force_import: Re-import even if the workspace is current.
+        funnels: Saved funnels, name → steps (the settings file's ``[funnels]`` table, e.g.
+            ``checkout = ["checkout", "purchase"]``; ``SHOPPER_TUI_FUNNELS="checkout=checkout,purchase"``).
+        sentiment_model: Review sentiment model: auto, vader, learned or transformer
+            (``SHOPPER_TUI_SENTIMENT_MODEL``).
+        hf_model_dir: Local Hugging Face sentiment-classification folder for the
+            transformer model (``SHOPPER_TUI_HF_MODEL_DIR``).
+        aspects: Extra review aspects, name → keywords (``[aspects]`` in the settings file).
+        watch: Watch mode: poll the source (MongoDB or folder) for new rows (``--watch``).
+        watch_interval: Seconds between polls in watch mode (``--interval 30s``).
     """
 
     source: str = "sample"
@@ -79,6 +101,12 @@ class Settings:
     theme: str = "textual-dark"
     show_pii: bool = False
     force_import: bool = False
+    funnels: dict[str, list[str]] = field(default_factory=dict)
+    sentiment_model: str = "auto"
+    hf_model_dir: Path | None = None
+    aspects: dict[str, list[str]] = field(default_factory=dict)
+    watch: bool = False
+    watch_interval: float = 30.0
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: object) -> Settings:
@@ -100,13 +128,16 @@ class Settings:
             raw = next((env[_ENV_PREFIX + n] for n in names if env.get(_ENV_PREFIX + n)), None)
             if raw is None or f.name == "collections":
                 continue
+            if f.name == "sentiment_model" and raw.strip().lower() not in SENTIMENT_MODELS:
+                values["hf_model_dir"] = Path(raw).expanduser()  # this variable used to name the folder
+                continue
             values[f.name] = _coerce(f.name, raw)
         coll = env.get(_ENV_PREFIX + "COLLECTIONS")
         if coll:
             values["collections"] = _parse_collections(coll)
         values.update({k: v for k, v in overrides.items() if v is not None})
-        for key in ("data_dir", "cache_dir"):
-            if key in values:
+        for key in ("data_dir", "cache_dir", "hf_model_dir"):
+            if values.get(key) is not None:
                 values[key] = Path(values[key]).expanduser()  # type: ignore[arg-type]
         return cls(**values)  # type: ignore[arg-type]
 
@@ -115,10 +146,25 @@ class Settings:
 
 
 def _coerce(name: str, raw: object) -> object:
-    if name in ("data_dir", "cache_dir"):
+    if name in ("data_dir", "cache_dir", "hf_model_dir"):
         return Path(str(raw)).expanduser()
-    if name in ("show_pii", "force_import"):
+    if name == "sentiment_model":
+        from .analytics.errors import ShopperError
+
+        model = str(raw).strip().lower()
+        if model not in SENTIMENT_MODELS:
+            raise ShopperError(f"Setting sentiment_model = '{raw}' is not a model.",
+                               hint=f"Use one of {', '.join(SENTIMENT_MODELS)}; name a local Hugging Face "
+                                    "folder with hf_model_dir.")
+        return model
+    if name == "aspects":
+        return _parse_aspects(raw)
+    if name == "watch_interval":
+        return parse_interval(raw)
+    if name in ("show_pii", "force_import", "watch"):
         return raw if isinstance(raw, bool) else str(raw).strip().lower() in ("1", "true", "yes", "on")
+    if name == "funnels":
+        return _parse_funnels(raw)
     if name == "collections":
         return {str(k): str(v) for k, v in raw.items()} if isinstance(raw, dict) else _parse_collections(str(raw))
     return str(raw)
@@ -146,6 +192,45 @@ def _read_file(path: Path) -> dict[str, object]:
     return out
 
 
+def _parse_aspects(raw: object) -> dict[str, list[str]]:
+    """``{"colour": ["colour", "color"]}`` (TOML table; a value may be one comma-separated
+    string) or ``"colour=colour,color;fabric=cotton"`` → name → keywords."""
+    from .analytics.errors import ShopperError
+
+    if isinstance(raw, dict):
+        items = list(raw.items())
+    else:
+        items = [part.split("=", 1) if "=" in part else (part, "") for part in str(raw).split(";") if part.strip()]
+    out: dict[str, list[str]] = {}
+    for name, words in items:
+        keywords = ([str(w).strip() for w in words] if isinstance(words, list)
+                    else [w.strip() for w in str(words).split(",")])
+        keywords = [w for w in keywords if w]
+        if not str(name).strip() or not keywords:
+            raise ShopperError(f"Aspect setting '{name}' has no keywords.",
+                               hint='Write it as colour = ["colour", "color"] under [aspects].')
+        out.setdefault(str(name).strip().lower(), []).extend(keywords)
+    return out
+
+
+def _parse_funnels(raw: object) -> dict[str, list[str]]:
+    """A TOML table ``{name: [steps]}`` or ``"name=view,purchase;other=checkout,purchase"``."""
+    from .analytics.errors import ShopperError
+
+    if isinstance(raw, dict):
+        items = list(raw.items())
+    else:
+        items = [tuple(part.split("=", 1)) for part in str(raw).split(";") if "=" in part]
+    out: dict[str, list[str]] = {}
+    for name, steps in items:
+        listed = steps if isinstance(steps, list) else str(steps).split(",")
+        clean = [str(s).strip() for s in listed if str(s).strip()]
+        if len(clean) < 2:
+            raise ShopperError(f"Saved funnel '{name}' needs at least two steps, e.g. [\"view\", \"purchase\"].")
+        out[str(name).strip()] = clean
+    return out
+
+
 def _parse_collections(text: str) -> dict[str, str]:
     """``"users=customers,transactions=orders"`` → ``{"users": "customers", ...}``."""
     out: dict[str, str] = {}
@@ -154,3 +239,26 @@ def _parse_collections(text: str) -> dict[str, str]:
             k, v = part.split("=", 1)
             out[k.strip()] = v.strip()
     return out
+
+
+def parse_interval(raw: object) -> float:
+    """``"30s"``, ``"2m"``, ``"1h"``, ``"0.5"`` or a number → seconds (at least 0.1).
+
+    Raises:
+        ShopperError: Not a duration.
+    """
+    from .analytics.errors import ShopperError
+
+    if isinstance(raw, (int, float)) and not isinstance(raw, bool):
+        seconds = float(raw)
+    else:
+        text = str(raw).strip().lower()
+        scale = {"ms": 0.001, "s": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0}
+        unit = next((u for u in ("ms", "min", "s", "m", "h") if text.endswith(u)), "")
+        try:
+            seconds = float(text[: len(text) - len(unit)].strip()) * scale.get(unit, 1.0)
+        except ValueError:
+            raise ShopperError(f"'{raw}' is not an interval.", hint="Write it like 30s, 2m, 1h or 0.5.") from None
+    if not seconds >= 0.1:
+        raise ShopperError(f"The watch interval must be at least 0.1 s, not '{raw}'.")
+    return seconds

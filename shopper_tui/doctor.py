@@ -16,12 +16,18 @@ import sys
 import time
 from datetime import datetime, timezone
 from importlib.metadata import PackageNotFoundError, version
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import __version__
 from .config import Settings
 
-__all__ = ["run_doctor", "REQUIRED", "OPTIONAL"]
+if TYPE_CHECKING:
+    from .analytics.workspace import Workspace
+
+__all__ = ["run_doctor", "REQUIRED", "OPTIONAL", "HealthLine", "age", "cache_lines", "cache_key", "cache_state", "memory_in_use",
+           "ping_mongo", "source_check", "workspace_health"]
 
 REQUIRED = (
     "textual", "textual-fastdatatable", "polars", "duckdb", "pyarrow", "numpy", "scikit-learn", "hdbscan",
@@ -48,7 +54,7 @@ def _writable(folder: Path) -> bool:
         return False
 
 
-def _age(iso: str) -> str:
+def age(iso: str) -> str:
     """"2026-07-01T09:30:00+00:00" → "3 h ago" (or "" when not a timestamp)."""
     try:
         then = datetime.fromisoformat(iso)
@@ -63,7 +69,7 @@ def _age(iso: str) -> str:
     return "just now"
 
 
-def _memory() -> str:
+def memory_in_use() -> str:
     """Resident memory of this process and memory available on the machine (Linux /proc),
     else the peak resident size from getrusage."""
     rss = avail = None
@@ -86,7 +92,7 @@ def _memory() -> str:
     return text + (f", {avail / 1e9:.1f} GB available on this machine" if avail is not None else "")
 
 
-def _ping(uri: str) -> tuple[bool, str]:
+def ping_mongo(uri: str) -> tuple[bool, str]:
     """(reachable, one line): server version and round-trip time, or the masked error."""
     from .analytics.sources import mask_uri
 
@@ -111,25 +117,109 @@ def _ping(uri: str) -> tuple[bool, str]:
         return False, f"NOT REACHABLE: {type(exc).__name__}: {message}"
 
 
-def _cache_lines(settings: Settings, fingerprints: dict[str, str]) -> list[str]:
-    """Per workspace: artifacts of the current data (name, age) and stale folders."""
+def cache_key(meta: dict[str, str]) -> str:
+    """The artifact-cache folder of a workspace's current data (fingerprint, and the watch
+    data version once watch mode appended rows; as ``models.artifact_cache``)."""
+    version = meta.get("data_version", "")
+    return f"{meta.get('fingerprint', '')}{'-' + version if version else ''}"
+
+
+def cache_state(settings: Settings, name: str, current: str | None) -> tuple[int, int, list[tuple[str, str]]]:
+    """One workspace's model cache: (bytes, stale data versions, [(artifact, trained at ISO)]
+    of the current data ``current``, a :func:`cache_key`)."""
+    folder = settings.cache_dir / name
+    subs = [p for p in folder.iterdir() if p.is_dir()] if folder.is_dir() else []
+    size = sum(f.stat().st_size for sub in subs for f in sub.glob("*") if f.is_file())
+    stale = sum(p.name != current for p in subs)
+    trained = [(f.stem, datetime.fromtimestamp(f.stat().st_mtime, timezone.utc).isoformat(timespec="seconds"))
+               for f in sorted((folder / current).glob("*-v*.*"))] if current else []
+    return size, stale, trained
+
+
+def _stale(n: int) -> str:
+    return f", {n} stale data version{'s' if n != 1 else ''} (pruned on next use)" if n else ""
+
+
+def cache_lines(settings: Settings, fingerprints: dict[str, str]) -> list[str]:
+    """Per workspace: artifacts of the current data (name, age) and stale folders.
+
+    ``fingerprints``: workspace name → :func:`cache_key` of its current data."""
     root = settings.cache_dir
     if not root.is_dir():
         return ["  empty"]
     lines: list[str] = []
     for folder in sorted(p for p in root.iterdir() if p.is_dir()):
-        subs = [p for p in folder.iterdir() if p.is_dir()]
-        size = sum(f.stat().st_size for sub in subs for f in sub.glob("*") if f.is_file())
         current = fingerprints.get(folder.name)
-        stale = [p for p in subs if p.name != current]
-        lines.append(f"  {folder.name:<20} {size / 1e6:>7.1f} MB"
-                     + (f", {len(stale)} stale data version{'s' if len(stale) != 1 else ''} (pruned on next use)"
-                        if stale else "")
+        size, stale, trained = cache_state(settings, folder.name, current)
+        lines.append(f"  {folder.name:<20} {size / 1e6:>7.1f} MB" + _stale(stale)
                      + ("" if current is not None else "  (no such workspace)"))
-        for f in sorted((folder / current).glob("*-v*.*")) if current else []:
-            when = datetime.fromtimestamp(f.stat().st_mtime, timezone.utc).isoformat(timespec="seconds")
-            lines.append(f"    trained {f.stem:<36} {when} ({_age(when)})")
+        lines += [f"    trained {stem:<36} {when} ({age(when)})" for stem, when in trained]
     return lines or ["  empty"]
+
+
+def source_check(source: str) -> tuple[bool, list[str]]:
+    """(ok, lines): a MongoDB source answers (version, latency); a folder or file exists (files,
+    newest change); the sample is bundled."""
+    if source.startswith(("mongodb://", "mongodb+srv://")):
+        ok, line = ping_mongo(source)
+        return ok, [line]
+    if source == "sample":
+        return True, ["bundled sample data"]
+    path = Path(source).expanduser()
+    if not path.exists():
+        return False, ["NOT FOUND"]
+    files = [p for p in (path.iterdir() if path.is_dir() else [path]) if p.is_file()]
+    newest = max((f.stat().st_mtime for f in files), default=None)
+    when = datetime.fromtimestamp(newest, timezone.utc).isoformat(timespec="seconds") if newest else "-"
+    return True, [f"{len(files)} file{'s' if len(files) != 1 else ''}, newest modified {when}"
+                  + (f" ({age(when)})" if newest else "")]
+
+
+@dataclass(frozen=True)
+class HealthLine:
+    """One finding for the Data screen: what, the finding, and whether it is fine."""
+
+    label: str
+    text: str
+    ok: bool = True
+
+
+def workspace_health(settings: Settings, ws: Workspace, *, source: str | None = None) -> list[HealthLine]:
+    """Health of the open workspace, as the Data screen shows it (the same checks as
+    :func:`run_doctor`, read through the app's open ``ws``: a second connection to a file the
+    app writes in watch mode would be refused).
+
+    Args:
+        settings: The app's settings (cache folder, configured MongoDB).
+        ws: The open workspace.
+        source: The source to check (default ``settings.source``; secrets never shown).
+    """
+    from .analytics.sources import mask_uri
+
+    src = settings.source if source is None else source
+    out: list[HealthLine] = []
+    ok, lines = source_check(src)
+    out.append(HealthLine("source", f"{mask_uri(src)}: {'; '.join(lines)}", ok))
+    uri = settings.mongo_uri
+    if uri and uri != src:
+        ok, line = ping_mongo(uri)
+        out.append(HealthLine("mongodb", f"{mask_uri(uri)}: {line}", ok))
+    size = ws.path.stat().st_size if ws.path.exists() else 0
+    imported = ws.meta.get("imported_at", "?")
+    when = age(imported)
+    out.append(HealthLine("workspace", f"{ws.name}, {size / 1e6:.1f} MB, imported {imported}"
+                          + (f" ({when})" if when else "")))
+    if ws.meta.get("watched_at"):
+        out.append(HealthLine("watch", f"last poll {ws.meta['watched_at']}, "
+                              f"{int(ws.meta.get('watch_rows', '0')):,} rows appended since import"))
+    size, stale, trained = cache_state(settings, ws.name, cache_key(ws.meta))
+    out.append(HealthLine("cache", f"{size / 1e6:.1f} MB" + _stale(stale)))
+    if not trained:
+        out.append(HealthLine("models", "none trained on the current data yet"))
+    for i, (stem, at) in enumerate(trained):
+        out.append(HealthLine("models" if i == 0 else "", f"{stem}, trained {at} ({age(at)})"))
+    out.append(HealthLine("memory", memory_in_use()))
+    return out
 
 
 def run_doctor(settings: Settings, *, out=None) -> int:
@@ -171,8 +261,8 @@ def run_doctor(settings: Settings, *, out=None) -> int:
     for ws in spaces:
         size = f"{ws.size_bytes / 1e6:.1f} MB"
         state = "ok" if ws.ok else f"PROBLEM: {ws.problem} (re-import with --force)"
-        age = _age(ws.imported_at)
-        say(f"  {ws.name:<20} {ws.kind:<8} {size:>9}  imported {ws.imported_at}{f' ({age})' if age else ''}  "
+        when = age(ws.imported_at)
+        say(f"  {ws.name:<20} {ws.kind:<8} {size:>9}  imported {ws.imported_at}{f' ({when})' if when else ''}  "
             f"source {ws.source}  {state}")
         if ws.ok:
             try:
@@ -183,7 +273,7 @@ def run_doctor(settings: Settings, *, out=None) -> int:
                     meta = dict(con.execute("SELECT key, value FROM _meta").fetchall())
                 finally:
                     con.close()
-                fingerprints[ws.name] = meta.get("fingerprint", "")
+                fingerprints[ws.name] = cache_key(meta)
                 if meta.get("watched_at"):
                     say(f"    watch: last poll {meta['watched_at']}, {meta.get('watch_rows', '0')} rows appended since import")
             except Exception:  # noqa: BLE001 - open by a writer elsewhere: nothing more to say
@@ -192,35 +282,23 @@ def run_doctor(settings: Settings, *, out=None) -> int:
         say("  none yet (the first `shopper-tui` run imports the bundled sample)")
     say()
     say(f"cache  {settings.cache_dir}")
-    for line in _cache_lines(settings, fingerprints):
+    for line in cache_lines(settings, fingerprints):
         say(line)
     say()
     from .analytics.sources import mask_uri
 
     source = settings.source
     say(f"source  {mask_uri(str(source))}")
-    if source.startswith(("mongodb://", "mongodb+srv://")):
-        ok, line = _ping(source)
+    ok, lines = source_check(source)
+    for line in lines:
         say(f"  {line}")
-        if not ok:
-            problems.append("the MongoDB source is not reachable")
-    elif source != "sample":
-        path = Path(source).expanduser()
-        if path.exists():
-            files = [p for p in (path.iterdir() if path.is_dir() else [path]) if p.is_file()]
-            newest = max((f.stat().st_mtime for f in files), default=None)
-            when = datetime.fromtimestamp(newest, timezone.utc).isoformat(timespec="seconds") if newest else "-"
-            say(f"  {len(files)} file{'s' if len(files) != 1 else ''}, newest modified {when}"
-                + (f" ({_age(when)})" if newest else ""))
-        else:
-            say("  NOT FOUND")
-            problems.append(f"source {source} does not exist")
-    else:
-        say("  bundled sample data")
+    if not ok:
+        problems.append("the MongoDB source is not reachable" if source.startswith(("mongodb://", "mongodb+srv://"))
+                        else f"source {mask_uri(source)} does not exist")
     uri = settings.mongo_uri
     if uri and uri != source:
         say(f"mongodb  {mask_uri(uri)}")
-        ok, line = _ping(uri)
+        ok, line = ping_mongo(uri)
         say(f"  {line}")
         if not ok:
             problems.append("configured MongoDB is not reachable")
@@ -231,7 +309,7 @@ def run_doctor(settings: Settings, *, out=None) -> int:
 
     log = audit_path(settings.data_dir)
     say(f"audit log  {log}  " + (f"{log.stat().st_size / 1e3:.0f} kB" if log.is_file() else "no entries yet"))
-    say(f"memory  {_memory()}")
+    say(f"memory  {memory_in_use()}")
     say()
     if problems:
         say("problems:")

@@ -57,9 +57,20 @@ def sample_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
 
 async def settle(pilot: Pilot, rounds: int = 3) -> None:
     """Let workers finish and the screen catch up (results arrive as messages)."""
-    for _ in range(rounds):
-        await pilot.app.workers.wait_for_complete()
+    from textual.worker import WorkerCancelled
+
+    done = 0
+    for _ in range(rounds + 20):
+        try:
+            await pilot.app.workers.wait_for_complete()
+        except WorkerCancelled:
+            # an exclusive worker replaced by a newer one (watch mode polls): wait again
+            await pilot.pause()
+            continue
         await pilot.pause()
+        done += 1
+        if done == rounds:
+            return
 
 
 async def wait_for(pilot: Pilot, predicate, timeout: float = 30.0) -> None:  # noqa: ANN001

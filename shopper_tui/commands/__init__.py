@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 __all__ = ["COMMAND_MODULES", "register_all", "open_for", "emit", "add_format_options"]
 
 #: Modules (in this package) that register commands. Add one line per new module.
-COMMAND_MODULES: tuple[str, ...] = ("affinity", "recommend", "mongo", "funnels", "reviews")
+COMMAND_MODULES: tuple[str, ...] = ("affinity", "recommend", "mongo", "funnels", "reviews", "segments")
 
 
 def register_all(sub: argparse._SubParsersAction, common: Callable[[argparse.ArgumentParser], None]) -> None:

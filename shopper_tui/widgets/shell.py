@@ -38,17 +38,43 @@ class ModeBar(Static):
     def on_mount(self) -> None:
         self.watch(self.app, "workspace", self._refresh_bar, init=True)
 
-    def _refresh_bar(self, _workspace: object = None) -> None:
+    def on_resize(self) -> None:
+        self._refresh_bar()
+
+    def _modes_text(self, tier: int) -> Text:
+        """Tier 0: every full title; 1: short titles; 2: the current title, other keys only."""
         text = Text(" shopper-tui ", style="bold")
         for mode in getattr(self.app, "screen_modes", ()):
-            style = "reverse bold" if mode.name == self.current else ""
-            text.append("  ")
-            text.append(f" {mode.key} {mode.title} ", style=style)
+            current = mode.name == self.current
+            style = "reverse bold" if current else ""
+            text.append("  " if tier == 0 else " ")
+            if tier == 0 or (tier == 2 and current):
+                label = f" {mode.key} {mode.title} "
+            elif tier == 1:
+                label = f" {mode.key} {mode.short_title} "
+            else:
+                label = f" {mode.key} "
+            text.append(label, style=style)
+        return text
+
+    def _refresh_bar(self, _workspace: object = None) -> None:
+        width = self.size.width or 120
+        text = self._modes_text(2)
+        for tier in (0, 1):  # the richest form that fits
+            candidate = self._modes_text(tier)
+            if candidate.cell_len <= width:
+                text = candidate
+                break
         ws = getattr(self.app, "workspace", None)
         if ws is not None:
-            text.append("   ")
             kind = ws.meta.get("kind", "?")
-            text.append(ws.name if kind == ws.name else f"{ws.name} · {kind}", style="dim")
+            name = ws.name if kind == ws.name else f"{ws.name} · {kind}"
+            if text.cell_len + 3 + len(name) > width:
+                name = ws.name  # the data set's name alone, whole or not at all
+            if text.cell_len + 3 + len(name) <= width:
+                text.append("   ")
+                text.append(name, style="dim")
+        text.truncate(max(width, 1), overflow="ellipsis")
         self.update(text)
 
 
