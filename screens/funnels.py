@@ -197,6 +197,8 @@ class FunnelCommands(Provider):
             ("Funnel: next breakdown", "none → segment → device → channel → variant (b)", "next_breakdown"),
             ("Funnel: dropped examples", "Units that dropped off after the selected step (enter)", "drop_examples"),
             ("Funnel: next saved funnel", "Cycle the funnels saved in the settings file (f)", "next_saved"),
+            ("Funnel: save these steps", "Keep this funnel under a name in the settings folder (ctrl+s)",
+             "save_funnel"),
             ("Funnel: reset", "Default steps, window, mode, no breakdown (r)", "reset"),
         ]
         for name in screen.saved_funnels():
@@ -237,6 +239,7 @@ class FunnelsScreen(ShopperScreen):
         Binding("m", "next_mode", "Mode"),
         Binding("b", "next_breakdown", "Breakdown"),
         Binding("f", "next_saved", "Saved funnel", show=False),
+        Binding("ctrl+s", "save_funnel", "Save funnel", show=False),
         Binding("r", "reset", "Reset", show=False),
         Binding("escape", "back", "Back"),
     ]
@@ -428,16 +431,41 @@ class FunnelsScreen(ShopperScreen):
     def action_next_saved(self) -> None:
         saved = self.saved_funnels()
         if not saved:
-            self.notify("No saved funnels: add a [funnels] table to the settings file, "
-                        'e.g. checkout = ["checkout", "purchase"].', severity="warning")
+            self.notify("No saved funnels yet: ctrl+s saves the current steps under a name "
+                        '(or add a [funnels] table to the settings file).', severity="warning")
             return
         self._saved_index = (self._saved_index + 1) % len(saved)
         self.action_open_saved(list(saved)[self._saved_index])
 
+    def action_save_funnel(self) -> None:
+        from shopper_tui.widgets import NamePrompt
+
+        steps = list(self.spec.steps)
+        current = next((n for n, st in self.saved_funnels().items() if st == steps), "")
+        where = getattr(self.app.settings, "funnels_file", None)  # type: ignore[attr-defined]
+        note = f"{' → '.join(steps)}\nSaved to {where}" if where else " → ".join(steps)
+        self.app.push_screen(NamePrompt("Save this funnel as", value=current, note=note),
+                             lambda name: self._save_as(name, steps))
+
+    def _save_as(self, name: str | None, steps: list[str]) -> None:
+        from shopper_tui.analytics.errors import ShopperError
+        from shopper_tui.config import save_funnel
+
+        if not name:
+            return
+        try:
+            self.app.settings = save_funnel(self.app.settings, name, steps)  # type: ignore[attr-defined]
+        except ShopperError as exc:
+            self.notify(str(exc), title="Funnel not saved", severity="error", markup=False)
+            return
+        self._saved_index = list(self.saved_funnels()).index(name)
+        self.notify(f"Saved funnel '{name}' ({len(steps)} steps); f cycles saved funnels.", title="Funnel",
+                    markup=False)
+
     def action_open_saved(self, name: str) -> None:
         steps = self.saved_funnels().get(name)
         if steps:
-            self.notify(f"Saved funnel '{name}'", title="Funnel")
+            self.notify(f"Saved funnel '{name}'", title="Funnel", markup=False)
             self.spec = replace(self.spec, steps=tuple(steps))
 
     def action_drop_examples(self) -> None:

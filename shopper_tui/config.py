@@ -38,7 +38,7 @@ from pathlib import Path
 
 from platformdirs import user_cache_dir, user_config_dir, user_data_dir
 
-__all__ = ["Settings", "APP_NAME", "parse_interval", "default_data_dir", "default_cache_dir", "default_config_dir",
+__all__ = ["Settings", "APP_NAME", "parse_interval", "save_funnel", "read_saved_funnels", "default_data_dir", "default_cache_dir", "default_config_dir",
            "default_config_file"]
 
 APP_NAME = "shopper-tui"
@@ -90,6 +90,8 @@ class Settings:
         aspects: Extra review aspects, name → keywords (``[aspects]`` in the settings file).
         watch: Watch mode: poll the source (MongoDB or folder) for new rows (``--watch``).
         watch_interval: Seconds between polls in watch mode (``--interval 30s``).
+        funnels_file: Where funnels saved from the Funnels screen go: ``funnels.toml`` beside
+            the settings file (read after it; a saved funnel wins over one of the same name).
     """
 
     source: str = "sample"
@@ -102,6 +104,7 @@ class Settings:
     show_pii: bool = False
     force_import: bool = False
     funnels: dict[str, list[str]] = field(default_factory=dict)
+    funnels_file: Path | None = None
     sentiment_model: str = "auto"
     hf_model_dir: Path | None = None
     aspects: dict[str, list[str]] = field(default_factory=dict)
@@ -135,8 +138,15 @@ class Settings:
         coll = env.get(_ENV_PREFIX + "COLLECTIONS")
         if coll:
             values["collections"] = _parse_collections(coll)
+        if path is not None:
+            values["funnels_file"] = path.parent / FUNNELS_FILE
         values.update({k: v for k, v in overrides.items() if v is not None})
-        for key in ("data_dir", "cache_dir", "hf_model_dir"):
+        saved_file = values.get("funnels_file")
+        if saved_file is not None:
+            saved = read_saved_funnels(Path(saved_file))  # type: ignore[arg-type]
+            if saved:
+                values["funnels"] = {**dict(values.get("funnels") or {}), **saved}  # type: ignore[arg-type]
+        for key in ("data_dir", "cache_dir", "hf_model_dir", "funnels_file"):
             if values.get(key) is not None:
                 values[key] = Path(values[key]).expanduser()  # type: ignore[arg-type]
         return cls(**values)  # type: ignore[arg-type]
@@ -229,6 +239,62 @@ def _parse_funnels(raw: object) -> dict[str, list[str]]:
             raise ShopperError(f"Saved funnel '{name}' needs at least two steps, e.g. [\"view\", \"purchase\"].")
         out[str(name).strip()] = clean
     return out
+
+
+FUNNELS_FILE = "funnels.toml"
+
+
+def read_saved_funnels(path: Path) -> dict[str, list[str]]:
+    """The funnels saved from the Funnels screen (``{}`` when the file does not exist)."""
+    from .analytics.errors import ShopperError
+
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ShopperError(f"Saved funnels file '{path}' cannot be read: {exc}",
+                           hint="Fix or delete the file; it holds only funnels saved from the Funnels screen.") from None
+    return _parse_funnels(data.get("funnels", {}))
+
+
+def save_funnel(settings: Settings, name: str, steps: list[str]) -> Settings:
+    """Add (or replace) a saved funnel in ``settings.funnels_file``; the file is written whole
+    to a temporary file and swapped in, so a crash never leaves half of it.
+
+    Returns:
+        The settings with the funnel in ``funnels``.
+
+    Raises:
+        ShopperError: No settings folder is known, the name or steps are unusable, or the
+            file cannot be written.
+    """
+    import json
+
+    from .analytics.errors import ShopperError
+
+    name = name.strip()
+    if not name:
+        raise ShopperError("A saved funnel needs a name.")
+    clean = _parse_funnels({name: list(steps)})[name]
+    path = settings.funnels_file
+    if path is None:
+        raise ShopperError("No settings folder to save funnels in.",
+                           hint="Set SHOPPER_TUI_CONFIG_FILE, or run without a custom environment.")
+    saved = {**read_saved_funnels(path), name: clean}
+    lines = ["# Funnels saved from shopper-tui's Funnels screen (ctrl+s). Safe to edit.", "[funnels]"]
+    # TOML basic strings and JSON strings escape alike for the text we write
+    lines += [f"{json.dumps(n, ensure_ascii=False)} = [{', '.join(json.dumps(s, ensure_ascii=False) for s in st)}]"
+              for n, st in saved.items()]
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise ShopperError(f"Cannot save the funnel to '{path}': {exc.strerror or exc}") from None
+    return settings.with_(funnels={**settings.funnels, name: clean})
 
 
 def _parse_collections(text: str) -> dict[str, str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from dataclasses import replace
 from pathlib import Path
 
 import polars as pl
@@ -11,7 +12,8 @@ import pytest
 from shopper_tui.analytics.funnels import dropped_examples, funnel
 from shopper_tui.analytics.segmentation import segment
 from shopper_tui.app import make_app
-from shopper_tui.config import Settings
+from shopper_tui.analytics.errors import ShopperError
+from shopper_tui.config import Settings, save_funnel
 from shopper_tui.models import SegmentChoice, segment_labels
 from shopper_tui.screens.funnels import FunnelBars, FunnelsScreen, duration, window_text
 
@@ -172,3 +174,33 @@ async def test_saved_funnels_from_settings(settings: Settings, tmp_path: Path) -
         await wait_for(pilot, lambda: screen.result is not before)
         assert screen.result.step_names == ("checkout", "purchase")
         _same(screen.result.steps, funnel(app.workspace, steps=("checkout", "purchase")).steps)
+
+
+@run_async
+async def test_save_funnel_from_the_screen_survives_a_restart(settings: Settings, tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text('theme = "textual-dark"\n', encoding="utf-8")  # the user's file is never rewritten
+    env = {"SHOPPER_TUI_CONFIG_FILE": str(config)}
+    loaded = Settings.from_env(env, data_dir=settings.data_dir, cache_dir=settings.cache_dir)
+    assert loaded.funnels == {} and loaded.funnels_file == tmp_path / "funnels.toml"
+    app = make_app(loaded)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await _open_funnels(pilot)
+        screen.spec = replace(screen.spec, steps=("view", "checkout", "purchase"))
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        prompt = app.screen.query_one("#prompt-input")
+        prompt.value = ""
+        await pilot.press(*'[b]Late "buyers"', "enter")
+        await pilot.pause()
+        assert app.screen is screen
+        assert app.settings.funnels == {'[b]Late "buyers"': ["view", "checkout", "purchase"]}
+    assert config.read_text(encoding="utf-8") == 'theme = "textual-dark"\n'
+    again = Settings.from_env(env)
+    assert again.funnels == {'[b]Late "buyers"': ["view", "checkout", "purchase"]}
+    # saving under the same name replaces; another name adds
+    again = save_funnel(again, '[b]Late "buyers"', ["view", "purchase"])
+    again = save_funnel(again, "cart", ["add_to_cart", "purchase"])
+    assert Settings.from_env(env).funnels == {'[b]Late "buyers"': ["view", "purchase"], "cart": ["add_to_cart", "purchase"]}
+    with pytest.raises(ShopperError, match="at least two steps"):
+        save_funnel(again, "one", ["view"])

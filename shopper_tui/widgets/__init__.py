@@ -19,6 +19,7 @@ __all__ = [
     "JobBar",
     "KpiCard",
     "ModeBar",
+    "NamePrompt",
     "ShopperScreen",
     "compact_number",
 ]
@@ -29,6 +30,7 @@ _WHERE = {
     "ExportDialog": "export_dialog", "ExportRequest": "export_dialog",
     "FilterBar": "frame_table", "FrameTable": "frame_table",
     "KpiCard": "kpi",
+    "NamePrompt": "name_prompt",
     "JobBar": "shell", "ModeBar": "shell", "ShopperScreen": "shell",
 }
 
@@ -38,6 +40,7 @@ if TYPE_CHECKING:
     from .export_dialog import ExportDialog, ExportRequest
     from .frame_table import FilterBar, FrameTable
     from .kpi import KpiCard
+    from .name_prompt import NamePrompt
     from .shell import JobBar, ModeBar, ShopperScreen
 
 
