@@ -23,19 +23,18 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.reactive import reactive
 from textual.widgets import ContentSwitcher, Input, Label, Select, Static
 from textual.worker import Worker, WorkerState
 
 from shopper_tui.jobs import job_progress
+from shopper_tui.palette import PaletteCommands
 from shopper_tui.widgets import FrameTable, ShopperScreen
 from shopper_tui.widgets.heatmap import Heatmap
 
 if TYPE_CHECKING:
     import polars as pl
-
     from shopper_tui.analytics.reviews import ReviewScores
     from shopper_tui.analytics.segmentation import SegmentationResult
     from shopper_tui.analytics.workspace import Workspace
@@ -99,10 +98,10 @@ def cell_story(row: dict[str, Any], *, basis: str, measure: str, top: list[dict[
     return "\n".join(lines)
 
 
-class AffinityCommands(Provider):
+class AffinityCommands(PaletteCommands):
     """Every action of the Affinity screen in the palette."""
 
-    def _commands(self) -> list[tuple[str, str, Callable[[], Any]]]:
+    def commands(self) -> list[tuple[str, str, Callable[[], Any]]]:
         screen = self.screen
         if not isinstance(screen, AffinityScreen):
             return []
@@ -121,17 +120,6 @@ class AffinityCommands(Provider):
             ("Back to the heatmap", "Leave the drill-down or cross-sell view (escape)", screen.action_back),
         ]
         return out
-
-    async def discover(self) -> Hits:
-        for name, help_text, callback in self._commands():
-            yield DiscoveryHit(name, callback, help=help_text)
-
-    async def search(self, query: str) -> Hits:
-        matcher = self.matcher(query)
-        for name, help_text, callback in self._commands():
-            score = matcher.match(name)
-            if score > 0:
-                yield Hit(score, matcher.highlight(name), callback, help=help_text)
 
 
 class AffinityScreen(ShopperScreen):
@@ -409,6 +397,7 @@ class AffinityScreen(ShopperScreen):
     def score(self, ws: Workspace) -> ReviewScores:
         progress = job_progress("Scoring reviews")
         from shopper_tui.analytics.reviews import load_reviews, score_frame
+
         from shopper_tui.models import artifact_cache
 
         # in-process (workers=1): a process pool cannot start from inside the running app
@@ -427,7 +416,6 @@ class AffinityScreen(ShopperScreen):
                       segment_id: int, item: str, reviews: ReviewScores | None) -> tuple[pl.DataFrame, str, str]:
         progress = job_progress(f"Top products of {item}")
         import polars as pl
-
         from shopper_tui.analytics.affinity import item_products
         from shopper_tui.analytics.reviews import summaries
 

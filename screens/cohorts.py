@@ -16,19 +16,18 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.containers import Vertical
 from textual.reactive import reactive
 from textual.widgets import Static
 from textual.worker import Worker, WorkerState
 
 from shopper_tui.jobs import job_progress
+from shopper_tui.palette import PaletteCommands
 from shopper_tui.widgets import FrameTable, ShopperScreen
 from shopper_tui.widgets.heatmap import Heatmap
 
 if TYPE_CHECKING:
     import polars as pl
-
     from shopper_tui.analytics.workspace import Workspace
 
 __all__ = ["CohortsScreen", "CohortSpec", "triangle"]
@@ -75,7 +74,7 @@ def triangle(frame: pl.DataFrame, period: str) -> tuple[list[str], list[str], li
     return rows, [str(p) for p in periods], values
 
 
-class CohortCommands(Provider):
+class CohortCommands(PaletteCommands):
     """The Cohorts screen's actions in the command palette."""
 
     COMMANDS = (
@@ -86,23 +85,6 @@ class CohortCommands(Provider):
         ("Cohorts: next segment filter", "All customers → each segment (g)", "next_segment"),
         ("Cohorts: heatmap / table", "Show the numbers as a table to sort, filter, export (t)", "toggle_table"),
     )
-
-    async def discover(self) -> Hits:
-        for name, help_text, action in self.COMMANDS:
-            yield DiscoveryHit(name, self._runner(action), help=help_text)
-
-    async def search(self, query: str) -> Hits:
-        matcher = self.matcher(query)
-        for name, help_text, action in self.COMMANDS:
-            score = matcher.match(name)
-            if score > 0:
-                yield Hit(score, matcher.highlight(name), self._runner(action), help=help_text)
-
-    def _runner(self, action: str) -> Any:
-        async def run() -> None:
-            await self.screen.run_action(action)
-
-        return run
 
 
 class CohortsScreen(ShopperScreen):

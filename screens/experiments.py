@@ -16,18 +16,17 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.reactive import reactive
 from textual.widgets import Input, Label, Static
 from textual.worker import Worker, WorkerState
 
 from shopper_tui.jobs import job_progress
+from shopper_tui.palette import PaletteCommands
 from shopper_tui.widgets import FrameTable, ShopperScreen
 
 if TYPE_CHECKING:
     import polars as pl
-
     from shopper_tui.analytics.workspace import Workspace
 
 __all__ = ["ExperimentsScreen", "ExperimentSpec", "summary_text"]
@@ -97,7 +96,7 @@ def summary_text(frame: pl.DataFrame, styles: dict[str, Any] | None = None) -> T
     return out
 
 
-class ExperimentCommands(Provider):
+class ExperimentCommands(PaletteCommands):
     """The Experiments screen's actions in the command palette."""
 
     COMMANDS = (
@@ -106,23 +105,6 @@ class ExperimentCommands(Provider):
         ("Experiments: sessions / customers", "Count unique sessions or customers (u)", "toggle_unit"),
         ("Experiments: sample-size calculator", "Baseline and minimum detectable effect → n per arm (p)", "plan"),
     )
-
-    async def discover(self) -> Hits:
-        for name, help_text, action in self.COMMANDS:
-            yield DiscoveryHit(name, self._runner(action), help=help_text)
-
-    async def search(self, query: str) -> Hits:
-        matcher = self.matcher(query)
-        for name, help_text, action in self.COMMANDS:
-            score = matcher.match(name)
-            if score > 0:
-                yield Hit(score, matcher.highlight(name), self._runner(action), help=help_text)
-
-    def _runner(self, action: str) -> Any:
-        async def run() -> None:
-            await self.screen.run_action(action)
-
-        return run
 
 
 class ExperimentsScreen(ShopperScreen):
@@ -260,6 +242,7 @@ class ExperimentsScreen(ShopperScreen):
     def _plan(self) -> None:
         """The sample-size calculator (a closed-form formula: instant, no worker needed)."""
         from shopper_tui.analytics.errors import ShopperError
+
         from shopper_tui.commands.funnels import parse_plan
 
         baseline = self.query_one("#plan-baseline", Input).value

@@ -18,7 +18,6 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.reactive import reactive
 from textual.widget import Widget
@@ -26,11 +25,11 @@ from textual.widgets import Input, Label, Static
 from textual.worker import Worker, WorkerState
 
 from shopper_tui.jobs import job_progress
+from shopper_tui.palette import PaletteCommands
 from shopper_tui.widgets import FrameTable, ShopperScreen
 
 if TYPE_CHECKING:
     import polars as pl
-
     from shopper_tui.analytics.funnels import FunnelResult
     from shopper_tui.analytics.workspace import Workspace
 
@@ -183,10 +182,10 @@ class FunnelBars(Widget):
         return tuple(self.get_component_rich_style(f"funnel-bars--{n}") for n in ("bar", "drop", "dim"))  # type: ignore[return-value]
 
 
-class FunnelCommands(Provider):
+class FunnelCommands(PaletteCommands):
     """The Funnels screen's actions in the command palette."""
 
-    def _commands(self) -> list[tuple[str, str, str]]:
+    def commands(self) -> list[tuple[str, str, str]]:
         screen = self.screen
         assert isinstance(screen, FunnelsScreen)
         commands = [
@@ -205,23 +204,6 @@ class FunnelCommands(Provider):
             commands.append((f"Funnel: open saved '{name}'", "From the settings file's [funnels]",
                              f"open_saved({name!r})"))
         return commands
-
-    async def discover(self) -> Hits:
-        for name, help_text, action in self._commands():
-            yield DiscoveryHit(name, self._runner(action), help=help_text)
-
-    async def search(self, query: str) -> Hits:
-        matcher = self.matcher(query)
-        for name, help_text, action in self._commands():
-            score = matcher.match(name)
-            if score > 0:
-                yield Hit(score, matcher.highlight(name), self._runner(action), help=help_text)
-
-    def _runner(self, action: str) -> Any:
-        async def run() -> None:
-            await self.screen.run_action(action)
-
-        return run
 
 
 class FunnelsScreen(ShopperScreen):
@@ -449,6 +431,7 @@ class FunnelsScreen(ShopperScreen):
 
     def _save_as(self, name: str | None, steps: list[str]) -> None:
         from shopper_tui.analytics.errors import ShopperError
+
         from shopper_tui.config import save_funnel
 
         if not name:

@@ -18,7 +18,6 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.containers import Horizontal, Vertical
 from textual.suggester import SuggestFromList
 from textual.widgets import ContentSwitcher, Input, Label, OptionList, Static
@@ -27,6 +26,7 @@ from textual.worker import Worker, WorkerState
 from textual_fastdatatable import DataTable as FastDataTable
 
 from shopper_tui.jobs import job_progress
+from shopper_tui.palette import PaletteCommands
 from shopper_tui.widgets import FrameTable, ShopperScreen
 
 from .rec_eval_view import EvalPanel
@@ -96,7 +96,7 @@ def reasons_text(item: dict[str, Any], *, cold_start: bool) -> Text:
     return text
 
 
-class RecommendationCommands(Provider):
+class RecommendationCommands(PaletteCommands):
     """Every action of the Recommendations screen in the command palette."""
 
     COMMANDS = (
@@ -113,22 +113,6 @@ class RecommendationCommands(Provider):
         ("Recommendations: change A/B arm B", "Cycle the recommender served to arm B (b)", "arm_b"),
         ("Recommendations: change evaluation k", "Cycle the cut-off k: 5, 10, 20 (k)", "next_k"),
     )
-
-    def _commands(self) -> list[tuple[str, str, Any]]:
-        screen = self.screen
-        assert isinstance(screen, RecommendationsScreen)
-        return [(name, help_text, getattr(screen, f"action_{action}")) for name, help_text, action in self.COMMANDS]
-
-    async def discover(self) -> Hits:
-        for name, help_text, callback in self._commands():
-            yield DiscoveryHit(name, callback, help=help_text)
-
-    async def search(self, query: str) -> Hits:
-        matcher = self.matcher(query)
-        for name, help_text, callback in self._commands():
-            score = matcher.match(name)
-            if score > 0:
-                yield Hit(score, matcher.highlight(name), callback, help=help_text)
 
 
 class RecommendationsScreen(ShopperScreen):

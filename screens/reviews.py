@@ -23,7 +23,6 @@ from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.containers import Vertical
 from textual.reactive import reactive
 from textual.widget import Widget
@@ -33,13 +32,13 @@ from textual_fastdatatable import DataTable
 
 from shopper_tui.config import SENTIMENT_MODELS
 from shopper_tui.jobs import job_progress
+from shopper_tui.palette import PaletteCommands
 from shopper_tui.widgets import BarChart, FrameTable, ShopperScreen
 
 from .review_detail import ReviewDetailScreen, ReviewFilter, ReviewFilterDialog
 
 if TYPE_CHECKING:
     import polars as pl
-
     from shopper_tui.analytics.reviews import ReviewScores, SentimentMix
     from shopper_tui.analytics.segmentation import SegmentationResult
     from shopper_tui.analytics.workspace import Workspace
@@ -129,10 +128,10 @@ class SentimentChart(Widget):
 
 
 # -- the palette -----------------------------------------------------------------------------
-class ReviewCommands(Provider):
+class ReviewCommands(PaletteCommands):
     """Every action of the Reviews screen."""
 
-    def _commands(self) -> list[tuple[str, str, Any]]:
+    def commands(self) -> list[tuple[str, str, Any]]:
         screen = self.screen
         if not isinstance(screen, ReviewsScreen):
             return []
@@ -158,18 +157,6 @@ class ReviewCommands(Provider):
              screen.action_train_segments),
         ]
         return out
-
-    async def discover(self) -> Hits:
-        for name, help_text, callback in self._commands():
-            yield DiscoveryHit(name, callback, help=help_text)
-
-    async def search(self, query: str) -> Hits:
-        matcher = self.matcher(query)
-        for name, help_text, callback in self._commands():
-            score = matcher.match(name)
-            if score > 0:
-                yield Hit(score, matcher.highlight(name), callback, help=help_text)
-
 
 # -- the screen ------------------------------------------------------------------------------
 def _pct(x: float | None) -> str:
@@ -287,6 +274,7 @@ class ReviewsScreen(ShopperScreen):
     def score(self, workspace: Workspace, model: str) -> ReviewScores:
         progress = job_progress(f"Scoring reviews ({model})")
         from shopper_tui.analytics.reviews import score_reviews
+
         from shopper_tui.models import artifact_cache
 
         s = self.app.settings
@@ -299,8 +287,13 @@ class ReviewsScreen(ShopperScreen):
                       segmentation: SegmentationResult | None) -> ReviewViews:
         progress = job_progress("Review views")
         import polars as pl
+        from shopper_tui.analytics.reviews import (
+            aspect_table,
+            filter_scores,
+            segment_aspects,
+            sentiment_mix,
+        )
 
-        from shopper_tui.analytics.reviews import aspect_table, filter_scores, segment_aspects, sentiment_mix
         from shopper_tui.models import segment_labels
 
         labels = segment_labels(segmentation) if segmentation is not None else None
@@ -342,7 +335,6 @@ class ReviewsScreen(ShopperScreen):
     def summarise(self, filtered: ReviewScores, by: str, labels: pl.DataFrame | None) -> tuple[str, Any]:
         progress = job_progress(f"Summarising reviews by {by}")
         import polars as pl
-
         from shopper_tui.analytics.reviews import summaries
 
         if filtered.scores.is_empty():
@@ -360,9 +352,9 @@ class ReviewsScreen(ShopperScreen):
     def topics(self, filtered: ReviewScores, freq: str) -> Any:
         progress = job_progress("Finding review topics")
         import polars as pl
-
         from shopper_tui.analytics.errors import ShopperError
         from shopper_tui.analytics.topics import review_topics
+
         from shopper_tui.models import artifact_cache
 
         ws = self.workspace

@@ -24,21 +24,20 @@ from textual import on, work
 from textual.actions import SkipAction
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.command import DiscoveryHit, Hit, Hits, Provider
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import Vertical, VerticalScroll
 from textual.widgets import ContentSwitcher, Label, Static
 from textual.worker import Worker, WorkerState
 from textual_fastdatatable import DataTable as GridTable
 
 from shopper_tui.jobs import job_progress
 from shopper_tui.models import SegmentChoice
+from shopper_tui.palette import PaletteCommands
 from shopper_tui.widgets import FrameTable, ShopperScreen
 
 from .customer import CustomerView
 
 if TYPE_CHECKING:
     import polars as pl
-
     from shopper_tui.analytics.customers import CustomerDetail
     from shopper_tui.analytics.segmentation import SegmentationResult
     from shopper_tui.analytics.workspace import Workspace
@@ -112,10 +111,10 @@ def sparkline(curve: list[tuple[int, float]], chosen: int | None) -> Text:
     return text
 
 
-class SegmentsCommands(Provider):
+class SegmentsCommands(PaletteCommands):
     """Every Segments action in the command palette."""
 
-    def _commands(self) -> list[tuple[str, str, Callable[[], Any]]]:
+    def commands(self) -> list[tuple[str, str, Callable[[], Any]]]:
         screen = self.screen
         if not isinstance(screen, SegmentsScreen):
             return []
@@ -143,17 +142,6 @@ class SegmentsCommands(Provider):
              screen.action_retrain),
         ]
         return out
-
-    async def discover(self) -> Hits:
-        for name, help_text, callback in self._commands():
-            yield DiscoveryHit(name, callback, help=help_text)
-
-    async def search(self, query: str) -> Hits:
-        matcher = self.matcher(query)
-        for name, help_text, callback in self._commands():
-            score = matcher.match(name)
-            if score > 0:
-                yield Hit(score, matcher.highlight(name), callback, help=help_text)
 
 
 class SegmentsScreen(ShopperScreen):

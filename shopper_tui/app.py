@@ -23,7 +23,6 @@ from typing import TYPE_CHECKING, Any
 from textual import work
 from textual.app import App
 from textual.binding import Binding
-from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.reactive import reactive
 from textual.screen import ModalScreen, Screen
 from textual.worker import Worker, WorkerState
@@ -31,10 +30,10 @@ from textual.worker import Worker, WorkerState
 from .analytics.errors import Cancelled
 from .config import Settings
 from .jobs import JobEnded, JobProgressed, JobStarted, JobStatus, job_progress
-from .widgets.error_modal import ErrorModal
-
 from .models import SegmentChoice
+from .palette import PaletteCommands
 from .watching import WatchMode, WatchStatus
+from .widgets.error_modal import ErrorModal
 
 if TYPE_CHECKING:
     from .analytics.segmentation import SegmentationResult
@@ -77,10 +76,10 @@ SCREEN_MODES: tuple[ScreenMode, ...] = (
 )
 
 
-class ShopperCommands(Provider):
+class ShopperCommands(PaletteCommands):
     """Every app action in the command palette."""
 
-    def _commands(self) -> list[tuple[str, str, Callable[[], Any]]]:
+    def commands(self) -> list[tuple[str, str, Callable[[], Any]]]:
         from .analytics.sources import mask_uri
 
         app = self.app
@@ -100,17 +99,6 @@ class ShopperCommands(Provider):
         ]
         commands += app.watch_commands()  # retrain, export to MongoDB, PII (shopper_tui.watching)
         return commands
-
-    async def discover(self) -> Hits:
-        for name, help_text, callback in self._commands():
-            yield DiscoveryHit(name, callback, help=help_text)
-
-    async def search(self, query: str) -> Hits:
-        matcher = self.matcher(query)
-        for name, help_text, callback in self._commands():
-            score = matcher.match(name)
-            if score > 0:
-                yield Hit(score, matcher.highlight(name), callback, help=help_text)
 
 
 class ShopperApp(WatchMode, App[None]):

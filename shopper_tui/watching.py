@@ -33,7 +33,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Label, Static
+from textual.widgets import Button, Input, Label
 
 from .jobs import job_progress
 
@@ -314,7 +314,11 @@ class WatchMode:
     def _export_mongo(self, ws: Workspace, uri: str, segmentation: SegmentationResult | None) -> None:
         from .analytics import audit
         from .analytics.sources import mask_uri
-        from .analytics.writeback import segment_frames, top_n_recommendations, write_back
+        from .analytics.writeback import (
+            segment_frames,
+            top_n_recommendations,
+            write_back,
+        )
         from .models import artifact_cache, cached_segmentation, segment_labels
 
         app: Any = self
