@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
     from ..analytics.workspace import Workspace
 
-__all__ = ["COMMAND_MODULES", "register_all", "open_for", "emit", "add_format_options"]
+__all__ = ["COMMAND_MODULES", "register_all", "open_for", "emit", "add_format_options", "labels_for"]
 
 #: Modules (in this package) that register commands. Add one line per new module.
 COMMAND_MODULES: tuple[str, ...] = ("affinity", "recommend", "mongo", "funnels", "reviews", "segments")
@@ -51,6 +51,19 @@ def open_for(args: argparse.Namespace) -> Workspace:
     result = import_source(settings.source, data_dir=settings.data_dir, name=settings.name,
                            collections=settings.collections or None)
     return open_workspace(result.path)
+
+
+def labels_for(ws: Workspace, args: argparse.Namespace, method: str) -> pl.DataFrame | None:
+    """customer_id, segment_id, segment of ``method`` (None for ``"none"``): the app's cached
+    segmentation, so a command names the same segments as the Segments screen."""
+    if method == "none":
+        return None
+    from ..config import Settings
+    from ..models import SegmentChoice, cached_segmentation, segment_labels
+
+    settings = Settings.from_env(cache_dir=getattr(args, "cache_dir", None))
+    choice = SegmentChoice(method, "rfm" if method == "rfm" else "both")
+    return segment_labels(cached_segmentation(ws, settings, choice)).drop("probability")
 
 
 def emit(frame: pl.DataFrame, args: argparse.Namespace, *, json_records: object | None = None) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
-from . import add_format_options, emit, open_for
+from . import add_format_options, emit, labels_for, open_for
 
 __all__ = ["register"]
 
@@ -33,21 +33,13 @@ def register(sub: argparse._SubParsersAction, common: Callable[[argparse.Argumen
     p.set_defaults(handler=_crosssell)
 
 
-def _labels(ws, method: str):
-    from ..analytics.segmentation import segment
-
-    result = segment(ws, method=method)
-    names = result.segments.select("segment_id", segment="name")
-    return result.labels.select("customer_id", "segment_id").join(names, on="segment_id", how="left")
-
-
 def _affinity(args: argparse.Namespace) -> int:
     import polars.selectors as cs
 
     from ..analytics.affinity import segment_affinity
 
     with open_for(args) as ws:
-        labels = _labels(ws, args.method)
+        labels = labels_for(ws, args, args.method)
         long = segment_affinity(ws, labels, by=args.by, basis=args.basis)
     if args.format == "table":
         wide = (long.pivot(on="item", index=["segment_id", "segment"], values=args.metric)
@@ -69,7 +61,7 @@ def _crosssell(args: argparse.Namespace) -> int:
     with open_for(args) as ws:
         customers = None
         if args.segment is not None:
-            labels = _labels(ws, args.method)
+            labels = labels_for(ws, args, args.method)
             chosen = labels.filter((pl.col("segment").str.to_lowercase() == args.segment.lower())
                                    | (pl.col("segment_id").cast(pl.String) == args.segment))
             if chosen.is_empty():

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
-from . import add_format_options, emit, open_for
+from . import add_format_options, emit, labels_for, open_for
 
 __all__ = ["register", "parse_proportion", "parse_plan"]
 
@@ -54,21 +54,13 @@ def register(sub: argparse._SubParsersAction, common: Callable[[argparse.Argumen
     p.set_defaults(handler=_experiments)
 
 
-def _labels(ws, method: str):
-    from ..analytics.segmentation import segment
-
-    result = segment(ws, method=method)
-    names = result.segments.select("segment_id", segment="name")
-    return result.labels.select("customer_id", "segment_id").join(names, on="segment_id", how="left")
-
-
 def _funnel(args: argparse.Namespace) -> int:
     from ..analytics.funnels import funnel, parse_window
 
     steps = tuple(s.strip() for s in args.steps.split(",") if s.strip())
     window = parse_window(args.window) if args.window else None
     with open_for(args) as ws:
-        labels = _labels(ws, args.method) if args.by == "segment" else None
+        labels = labels_for(ws, args, args.method) if args.by == "segment" else None
         result = funnel(ws, steps=steps, unit=args.unit, window=window, mode=args.mode, by=args.by,
                         labels=labels, experiment=args.experiment)
     frame = result.steps if args.by else result.steps.drop("group")
@@ -80,7 +72,7 @@ def _cohorts(args: argparse.Namespace) -> int:
     from ..analytics.cohorts import cohorts
 
     with open_for(args) as ws:
-        labels = _labels(ws, args.method) if args.segment is not None else None
+        labels = labels_for(ws, args, args.method) if args.segment is not None else None
         table = cohorts(ws, by=args.by, period=args.period, measure=args.measure, mode=args.mode,
                         labels=labels, segment=args.segment)
     if args.format != "table":

@@ -34,7 +34,12 @@ def _export(args: argparse.Namespace) -> int:
     from ..analytics.errors import ShopperError
     from ..analytics.segmentation import segment
     from ..analytics.sources import mask_uri
-    from ..analytics.writeback import parse_collections, segment_frames, top_n_recommendations, write_back
+    from ..analytics.writeback import (
+        parse_collections,
+        segment_frames,
+        top_n_recommendations,
+        write_back,
+    )
     from ..config import Settings
 
     settings = Settings.from_env(data_dir=getattr(args, "data_dir", None), cache_dir=getattr(args, "cache_dir", None))

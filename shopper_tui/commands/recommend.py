@@ -8,7 +8,7 @@ import argparse
 import sys
 from collections.abc import Callable
 
-from . import add_format_options, emit, open_for
+from . import add_format_options, emit, labels_for, open_for
 
 __all__ = ["register"]
 
@@ -48,16 +48,6 @@ def _cache(args: argparse.Namespace, ws):
     return ArtifactCache(settings.cache_dir, ws.name, ws.fingerprint)
 
 
-def _labels(ws, method: str):
-    if method == "none":
-        return None
-    from ..analytics.segmentation import segment
-
-    result = segment(ws, method=method)
-    names = result.segments.select("segment_id", segment="name")
-    return result.labels.select("customer_id", "segment_id").join(names, on="segment_id", how="left")
-
-
 def _recommend(args: argparse.Namespace) -> int:
     import polars as pl
 
@@ -65,7 +55,7 @@ def _recommend(args: argparse.Namespace) -> int:
 
     session = [s.strip() for s in (args.session or "").split(",") if s.strip()]
     with open_for(args) as ws:
-        model = fit_recommender(ws, labels=_labels(ws, args.segments), cache=_cache(args, ws))
+        model = fit_recommender(ws, labels=labels_for(ws, args, args.segments), cache=_cache(args, ws))
         recs = recommend(model, args.customer_id, n=args.n, session=session, include_purchased=args.include_purchased)
     print(f"{args.customer_id}: {recs.note}", file=sys.stderr)
     frame = recs.items.with_columns(pl.col("score").round(4))
@@ -95,7 +85,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     from ..analytics.rec_eval import evaluate
 
     with open_for(args) as ws:
-        frame = evaluate(ws, k=args.k, holdout=args.holdout, days=args.days, labels=_labels(ws, args.segments),
+        frame = evaluate(ws, k=args.k, holdout=args.holdout, days=args.days, labels=labels_for(ws, args, args.segments),
                          cache=_cache(args, ws))
     if args.format == "table":
         frame = frame.with_columns(pl.col("precision", "recall", "ndcg", "map", "coverage", "novelty").round(4))

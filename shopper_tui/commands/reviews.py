@@ -7,7 +7,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from . import add_format_options, emit, open_for
+from . import add_format_options, emit, labels_for, open_for
 
 __all__ = ["register"]
 
@@ -77,31 +77,16 @@ def _aspects(specs: list[str]) -> dict[str, list[str]] | None:
     return out or None
 
 
-def segment_labels(ws, method: str = "rfm"):
-    """customer_id → segment_id, segment from the segmentation engine; without it (or with
-    no orders), the named RFM grid of :func:`~shopper_tui.analytics.rfm.rfm_marketing`."""
-    import polars as pl
-
-    try:
-        from ..analytics.segmentation import segment
-    except ImportError:
-        segment = None
-    if segment is not None:
-        result = segment(ws, method=method)
-        names = result.segments.select("segment_id", segment="name")
-        return result.labels.select("customer_id", "segment_id").join(names, on="segment_id", how="left")
-    from ..analytics.rfm import rfm_marketing
-
-    grid = rfm_marketing(ws).select("customer_id", "segment")
-    ids = grid.select("segment").unique().sort("segment").with_row_index("segment_id")
-    return grid.join(ids, on="segment").select("customer_id", pl.col("segment_id").cast(pl.Int64), "segment")
-
-
 def _reviews(args: argparse.Namespace) -> int:
     import polars as pl
 
     from ..analytics.errors import ShopperError
-    from ..analytics.reviews import aspect_table, filter_scores, segment_aspects, sentiment_mix
+    from ..analytics.reviews import (
+        aspect_table,
+        filter_scores,
+        segment_aspects,
+        sentiment_mix,
+    )
 
     with open_for(args) as ws:
         rs, cache = _score(ws, args)
@@ -122,7 +107,7 @@ def _reviews(args: argparse.Namespace) -> int:
             out = topics.with_columns(pl.col("top_words").list.join(", "))
             emit(out, args, json_records=topics.to_dicts() if args.format == "json" else None)
         else:
-            table = segment_aspects(rs, segment_labels(ws, args.method))
+            table = segment_aspects(rs, labels_for(ws, args, args.method))
             if args.format == "table":
                 wide = (table.pivot(on="aspect", index=["segment_id", "segment"], values="share_negative")
                         .sort("segment_id").drop("segment_id"))
