@@ -162,7 +162,6 @@ class DataScreen(ShopperScreen):
         self.query_one("#live-health", Static).border_title = "Health (h: check again)"
         self.query_one("#live-tail", FrameTable).border_title = "Arriving events (newest last)"
         self.watch(self.app, "watch_status", self._show_live, init=True)
-        self.watch(self.app, "data_version", self._data_changed, init=False)
 
     def watch_workspace(self, workspace: Workspace | None) -> None:
         if workspace is not None:
@@ -182,7 +181,7 @@ class DataScreen(ShopperScreen):
             self.load_health(self.workspace)
 
     # -- live --------------------------------------------------------------------------------
-    def _data_changed(self, _version: int) -> None:
+    def data_changed(self) -> None:
         """Polled rows arrived (or PII display changed): reload counts and preview in place."""
         if self.workspace is not None:
             self.load(self.workspace)

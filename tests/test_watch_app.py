@@ -27,7 +27,7 @@ from shopper_tui.config import Settings, parse_interval
 from shopper_tui.sample_data.generator import SampleData, generate, write
 from shopper_tui.screens.data import DataScreen
 from shopper_tui.watching import MongoUriDialog, segments_changed
-from shopper_tui.widgets import FrameTable
+from shopper_tui.widgets import FrameTable, KpiCard
 
 pytestmark = pytest.mark.mongo
 
@@ -171,6 +171,9 @@ async def test_watch_folder_reassigns_and_keeps_preview_filter(sample: SampleDat
         app.request_segmentation()
         await wait_for(pilot, lambda: app.segmentation is not None, timeout=60)
         await settle(pilot)
+        overview = app.screen
+        await settle(pilot)
+        orders_before = int(overview.query_one("#kpi-orders", KpiCard).value_text.replace(",", ""))
         await pilot.press("9")
         await settle(pilot)
         preview = app.screen.query_one("#preview-table", FrameTable)
@@ -190,6 +193,11 @@ async def test_watch_folder_reassigns_and_keeps_preview_filter(sample: SampleDat
         assert "CLIVE1" in app.segmentation.labels["customer_id"].to_list()
         assert app.segmentation.segments["size"].sum() == app.segmentation.labels.height
         assert preview.view.height == shown and preview._filter == "C000001"  # filter kept across the reload
+        # a screen that was not showing catches up when shown again
+        await pilot.press("1")
+        await settle(pilot)
+        assert app.screen is overview
+        assert overview.query_one("#kpi-orders", KpiCard).value_text == f"{orders_before + 1:,}"
 
 
 def _append_rows(folder: Path, table: str, frame: pl.DataFrame) -> None:

@@ -118,6 +118,8 @@ class FrameTable(JobOwner, Vertical):
         self._generation = 0
         self._table: DataTable | None = None
         self._composed = False
+        self._data_version: int | None = None  # the app's data_version when the frame was set
+        self._keep_cursor = False
 
     # -- public ----------------------------------------------------------------------------
     @property
@@ -139,11 +141,22 @@ class FrameTable(JobOwner, Vertical):
         return self._table
 
     def set_frame(self, frame: pl.DataFrame, *, name: str | None = None, keep_view: bool = False) -> None:
-        """Show ``frame``; the filter and sort are cleared unless ``keep_view`` is set."""
+        """Show ``frame``; the filter and sort are cleared unless ``keep_view`` is set.
+
+        The same table (name and columns) set again after new rows arrived in watch mode
+        (the app's ``data_version`` moved on) keeps its filter, sort and cursor too.
+        """
+        version = getattr(self.app, "data_version", None) if self.is_attached else None
+        refreshed = (
+            version is not None and self._data_version is not None and version > self._data_version
+            and (name is None or name == self.table_name) and frame.columns == self._frame.columns
+        )
+        self._data_version = version
         self._frame = frame
         if name is not None:
             self.table_name = name
-        if not keep_view:
+        self._keep_cursor = keep_view or refreshed
+        if not (keep_view or refreshed):
             self._sort, self._filter = None, ""
         self._refresh_view()
 
@@ -211,6 +224,7 @@ class FrameTable(JobOwner, Vertical):
         old = self._table
         had_focus = old is not None and (old.has_focus or self.query_one(FilterBar).has_focus_within)
         column = old.cursor_column if old is not None else 0
+        row = old.cursor_row if old is not None and self._keep_cursor else 0
         if old is not None:
             old.remove()
         self._table = None
@@ -227,8 +241,9 @@ class FrameTable(JobOwner, Vertical):
             )
             self.mount(table)
             self._table = table
-            if column:
-                self.call_after_refresh(table.move_cursor, column=min(column, self._view.width - 1))
+            if column or row:
+                self.call_after_refresh(table.move_cursor, row=min(row, max(self._view.height - 1, 0)),
+                                        column=min(column, self._view.width - 1))
             if had_focus:
                 table.focus()
         self._update_status(problem)

@@ -126,6 +126,31 @@ class ShopperScreen(JobOwner, Screen[None]):
     def on_mount(self) -> None:
         self.watch(self.app, "workspace", self._take_workspace, init=True)
         self.watch(self.app, "workspace_error", self._take_error, init=True)
+        self._seen_data_version = getattr(self.app, "data_version", 0)
+        if hasattr(self.app, "data_version"):
+            self.watch(self.app, "data_version", self._take_new_data, init=False)
+
+    def _take_new_data(self, version: int) -> None:
+        if self.workspace is not None and self.is_current:
+            self._seen_data_version = version
+            self.data_changed()
+
+    def data_changed(self) -> None:
+        """New rows arrived in watch mode (or the PII display changed): recompute in place.
+
+        The default runs ``watch_workspace`` again; tables showing the same columns keep
+        their filter, sort and cursor (:meth:`FrameTable.set_frame`). A screen that is not
+        showing catches up when it is shown again (:meth:`on_screen_resume`).
+        """
+        watcher = getattr(self, "watch_workspace", None)
+        if watcher is not None and self.workspace is not None:
+            watcher(self.workspace)
+
+    def on_screen_resume(self) -> None:
+        version = getattr(self.app, "data_version", 0)
+        if version != getattr(self, "_seen_data_version", version) and self.workspace is not None:
+            self._seen_data_version = version
+            self.data_changed()
 
     def _take_workspace(self, workspace: Any) -> None:
         self.workspace = workspace
