@@ -9,11 +9,12 @@ validator to report.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 import polars as pl
 
-__all__ = ["DateParse", "parse_datetimes", "to_id_strings", "to_integers", "to_floats"]
+__all__ = ["DateParse", "parse_datetimes", "to_id_strings", "to_integers", "to_floats", "as_text", "is_nested"]
 
 _TIME_PARTS = ("%H:%M:%S", "%H:%M:%S%.f", "%H:%M")
 _ISO = (
@@ -60,6 +61,54 @@ class DateParse:
         return text
 
 
+def is_nested(dtype: pl.DataType) -> bool:
+    """True for list / array / struct columns (JSON objects and arrays, nested Parquet)."""
+    return isinstance(dtype, (pl.List, pl.Array, pl.Struct))
+
+
+def _py_text(v: object) -> str | None:
+    if v is None:
+        return None
+    if isinstance(v, (bytes, bytearray)):
+        return bytes(v).decode("utf-8", errors="replace")
+    if isinstance(v, (dict, list, tuple)):
+        return json.dumps(v, default=str, ensure_ascii=False)
+    return str(v)
+
+
+def as_text(s: pl.Series) -> pl.Series:
+    """Any column as text, never raising: nested values as JSON, bytes decoded as UTF-8
+    (bad bytes replaced), durations and other types Polars cannot cast by ``str()``."""
+    if s.dtype == pl.String:
+        return s
+    if not is_nested(s.dtype) and s.dtype != pl.Binary:
+        try:
+            return s.cast(pl.String, strict=False)
+        except pl.exceptions.PolarsError:
+            pass
+    return pl.Series(s.name, [_py_text(v) for v in s.to_list()], dtype=pl.String)
+
+
+#: Largest magnitude of microseconds since 1970 a Datetime("us") holds (about year 294 000).
+_MAX_US = 9.2e18
+
+
+def _to_datetime_us(s: pl.Series) -> pl.Series:
+    """A Date / Datetime column as Datetime("us"); values out of its range become null (a
+    plain cast raises, or for dates panics, on them)."""
+    name = s.name
+    if getattr(s.dtype, "time_zone", None):
+        s = s.dt.convert_time_zone("UTC").dt.replace_time_zone(None)
+    if s.dtype == pl.Date:
+        per_unit = 86_400_000_000
+    else:
+        per_unit = {"ns": 0.001, "us": 1, "ms": 1000}[s.dtype.time_unit]  # type: ignore[union-attr]
+    phys = s.to_physical().cast(pl.Float64) * per_unit
+    ok = phys.is_finite() & (phys.abs() < _MAX_US)
+    us = pl.select(pl.when(ok).then(phys).otherwise(None)).to_series().cast(pl.Int64)
+    return us.cast(pl.Datetime("us")).alias(name)
+
+
 def _parse_with(s: pl.Series, fmt: str) -> pl.Series:
     if "%z" in fmt:
         out = s.str.to_datetime(fmt, strict=False, time_zone="UTC", time_unit="us")
@@ -84,19 +133,20 @@ def parse_datetimes(s: pl.Series) -> tuple[pl.Series, DateParse]:
         The parsed ``Datetime("us")`` series (same name) and how it was parsed.
     """
     name = s.name
-    if s.dtype == pl.Datetime or isinstance(s.dtype, pl.Datetime):
-        if getattr(s.dtype, "time_zone", None):
-            s = s.dt.convert_time_zone("UTC").dt.replace_time_zone(None)
-        return s.cast(pl.Datetime("us")).alias(name), DateParse((), "native")
-    if s.dtype == pl.Date:
-        return s.cast(pl.Datetime("us")).alias(name), DateParse((), "native")
+    if isinstance(s.dtype, pl.Datetime) or s.dtype == pl.Date:
+        return _to_datetime_us(s), DateParse((), "native")
+    if is_nested(s.dtype):  # a JSON object / array is not a timestamp
+        return pl.Series(name, [None] * len(s), dtype=pl.Datetime("us")), DateParse((), "unrecognised")
     if s.dtype.is_numeric():
         v = s.cast(pl.Float64)
+        v = pl.select(pl.when(v.is_finite()).then(v).otherwise(None)).to_series()
         big = v.drop_nulls().abs().median() or 0
-        if big > 1e11:  # milliseconds since 1970
-            return (v * 1000).cast(pl.Int64).cast(pl.Datetime("us")).alias(name), DateParse((), "epoch milliseconds")
-        return (v * 1_000_000).cast(pl.Int64).cast(pl.Datetime("us")).alias(name), DateParse((), "epoch seconds")
-    text = s.cast(pl.String).str.strip_chars()
+        # values too large for the unit chosen (and NaN / inf) become null: reported as unparseable
+        scale, family = (1000, "epoch milliseconds") if big > 1e11 else (1_000_000, "epoch seconds")
+        us = v * scale
+        us = pl.select(pl.when(us.abs() < _MAX_US).then(us).otherwise(None)).to_series()
+        return us.cast(pl.Int64).cast(pl.Datetime("us")).alias(name), DateParse((), family)
+    text = as_text(s).str.strip_chars()
     text = pl.select(pl.when(text.str.len_chars() == 0).then(None).otherwise(text)).to_series().alias(name)
     sample = text.drop_nulls().unique(maintain_order=True).head(_SAMPLE)
     if sample.len() == 0:
@@ -140,14 +190,17 @@ def to_id_strings(s: pl.Series) -> pl.Series:
     """Identifiers as strings: integral floats lose their ``.0`` (``17850.0`` → ``"17850"``),
     text is stripped, empty text becomes null."""
     name = s.name
+    if is_nested(s.dtype):
+        return pl.Series(name, [None] * len(s), dtype=pl.String)
     if s.dtype.is_float():
         integral = s.is_not_null() & (s == s.round(0)) & s.is_finite()
         as_int = pl.select(pl.when(integral).then(s.cast(pl.Int64, strict=False).cast(pl.String))
-                           .otherwise(s.cast(pl.String))).to_series()
+                           .when(s.is_finite()).then(s.cast(pl.String))
+                           .otherwise(None)).to_series()  # NaN is not an id
         return as_int.alias(name)
     if s.dtype.is_integer():
         return s.cast(pl.String).alias(name)
-    t = s.cast(pl.String, strict=False).str.strip_chars()
+    t = as_text(s).str.strip_chars()
     t = pl.select(pl.when(t.str.len_chars() == 0).then(None)
                   .when(t.str.contains(r"^-?\d+\.0+$")).then(t.str.replace(r"\.0+$", ""))
                   .otherwise(t)).to_series()
@@ -156,13 +209,18 @@ def to_id_strings(s: pl.Series) -> pl.Series:
 
 def to_floats(s: pl.Series) -> pl.Series:
     """Numbers as Float64; text is stripped and a lone thousands separator-free comma decimal
-    (``"2,55"``) is read as ``2.55``. Unparseable text becomes null."""
+    (``"2,55"``) is read as ``2.55``. Unparseable text, NaN and infinities (``"1e999"``,
+    ``"inf"``) become null."""
     name = s.name
+    if is_nested(s.dtype):
+        return pl.Series(name, [None] * len(s), dtype=pl.Float64)
     if s.dtype.is_numeric():
-        return s.cast(pl.Float64).alias(name)
-    t = s.cast(pl.String, strict=False).str.strip_chars()
-    t = pl.select(pl.when(t.str.contains(r"^-?\d+,\d+$")).then(t.str.replace(",", ".")).otherwise(t)).to_series()
-    return t.cast(pl.Float64, strict=False).alias(name)
+        f = s.cast(pl.Float64)
+    else:
+        t = as_text(s).str.strip_chars()
+        t = pl.select(pl.when(t.str.contains(r"^-?\d+,\d+$")).then(t.str.replace(",", ".")).otherwise(t)).to_series()
+        f = t.cast(pl.Float64, strict=False)
+    return pl.select(pl.when(f.is_finite()).then(f).otherwise(None)).to_series().alias(name)
 
 
 def to_integers(s: pl.Series, dtype: pl.DataType = pl.Int64()) -> pl.Series:

@@ -25,12 +25,16 @@ __all__ = [
     "EVENTS",
     "REVIEWS",
     "LINE_COLUMN",
+    "NESTED_FLAG",
     "empty_frame",
 ]
 
 #: Name of the helper column loaders add to raw frames: the 1-based line (file) or
 #: document number (MongoDB) each row came from, used in rejection reports.
 LINE_COLUMN = "__line"
+#: Prefix of the flag column a loader may add (``__nested__<column>``) when some text values of
+#: a column were JSON objects or arrays in the file; the validator rejects those rows.
+NESTED_FLAG = "__nested__"
 
 ORDER_STATUSES = ("completed", "cancelled", "returned")
 EVENT_TYPES = ("view", "search", "add_to_cart", "remove_from_cart", "checkout", "purchase")

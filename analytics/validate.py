@@ -28,11 +28,12 @@ from dataclasses import asdict, dataclass, field
 import polars as pl
 
 from .errors import ShopperError
-from .parsing import parse_datetimes, to_floats, to_id_strings, to_integers
-from .schema import EVENT_TYPES, LINE_COLUMN, ORDER_STATUSES, TABLES, TableSpec, empty_frame
+from .parsing import as_text, is_nested, parse_datetimes, to_floats, to_id_strings, to_integers
+from .schema import EVENT_TYPES, LINE_COLUMN, NESTED_FLAG, ORDER_STATUSES, TABLES, TableSpec, empty_frame
 from .sources import RawSource, RawTable
 
-__all__ = ["TableReport", "ValidationReport", "Validated", "validate", "REJECT_SCHEMA", "MAX_STORED_REJECTS"]
+__all__ = ["TableReport", "ValidationReport", "Validated", "validate", "REJECT_SCHEMA", "MAX_STORED_REJECTS",
+           "NESTED_REASON"]
 
 REJECT_SCHEMA = {
     "table": pl.String(),
@@ -42,6 +43,9 @@ REJECT_SCHEMA = {
     "value": pl.String(),
     "reason": pl.String(),
 }
+#: Why a row whose value is a JSON object or array (a nested Parquet value, an embedded
+#: MongoDB document) where one value belongs was rejected.
+NESTED_REASON = "nested document or array where a single value was expected"
 #: Rejected rows kept per table in the workspace (all are counted).
 MAX_STORED_REJECTS = 10_000
 _EXAMPLES = 5
@@ -150,7 +154,7 @@ class _Rejector:
         if self.stored < MAX_STORED_REJECTS:
             take = min(n, MAX_STORED_REJECTS - self.stored)
             lines = df.get_column(LINE_COLUMN).filter(mask).head(take)
-            vals = values.filter(mask).head(take).cast(pl.String, strict=False)
+            vals = as_text(values.filter(mask).head(take))
             self.frames.append(
                 pl.DataFrame(
                     {
@@ -179,7 +183,7 @@ def _coerce(col: pl.Series, dtype: pl.DataType, *, is_id: bool) -> tuple[pl.Seri
         if col.dtype == pl.String:
             out = col.str.strip_chars()
         else:
-            out = col.cast(pl.String, strict=False)
+            out = as_text(col)
         return pl.select(pl.when(out.str.len_chars() == 0).then(None).otherwise(out)).to_series().alias(col.name), None
     if isinstance(dtype, pl.Datetime):
         parsed, how = parse_datetimes(col)
@@ -217,10 +221,19 @@ def _validate_table(raw: RawTable) -> tuple[pl.DataFrame, TableReport, pl.DataFr
             f"{', '.join(repr(c) for c in missing_required)} missing from table '{spec.name}' (found: {found}).",
             hint=f"Table '{spec.name}' needs columns {', '.join(spec.required)}; rename the headers or map them.",
         )
-    extra = [c for c in df.columns if c not in spec.schema and c != LINE_COLUMN]
+    extra = [c for c in df.columns if c not in spec.schema and c != LINE_COLUMN and not c.startswith(NESTED_FLAG)]
     if extra:
         report.notes.append(f"ignored column{'s' if len(extra) > 1 else ''}: {', '.join(extra[:8])}{' …' if len(extra) > 8 else ''}")
     rj = _Rejector(spec, raw.origin, df)
+    # 1b. a JSON object / array (nested Parquet) where a single value belongs: reject the row,
+    # as the MongoDB loader does; the column is then read as text
+    for name in present:
+        col = df.get_column(name)
+        if is_nested(col.dtype):
+            df = rj.reject(df, col.is_not_null(), column=name, values=col, reason=NESTED_REASON)
+            df = df.with_columns(pl.lit(None, dtype=pl.String).alias(name))
+        elif NESTED_FLAG + name in df.columns:  # JSON text a loader flagged (see sources.files)
+            df = rj.reject(df, df.get_column(NESTED_FLAG + name), column=name, values=col, reason=NESTED_REASON)
     # 2. coerce
     coerced: dict[str, pl.Series] = {}
     originals: dict[str, pl.Series] = {}

@@ -25,15 +25,16 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import polars as pl
 
 from ..errors import ShopperError
-from ..parsing import parse_datetimes
-from ..schema import LINE_COLUMN, TABLES
+from ..parsing import parse_datetimes, to_id_strings
+from ..schema import LINE_COLUMN, NESTED_FLAG, TABLES
 from . import ProgressFn, RawSource, RawTable
 
 __all__ = [
@@ -47,6 +48,7 @@ __all__ = [
     "TABLE_STEMS",
     "COLUMN_SYNONYMS",
     "SESSION_GAP_MINUTES",
+    "number_rows",
 ]
 
 #: File stem (normalised) → canonical table. Canonical names win over alternatives;
@@ -157,14 +159,14 @@ def map_headers(
         ``{header: canonical}`` for the headers used, and notes about headers that were
         candidates for a column another header already took.
     """
-    by_norm: dict[str, str] = {}
+    by_norm: dict[str, list[str]] = {}
     for c in columns:
-        by_norm.setdefault(normalise_header(c), c)
+        by_norm.setdefault(normalise_header(c), []).append(c)  # "Customer ID" and "customer_id" alike
     rename: dict[str, str] = {}
     notes: list[str] = []
     taken: set[str] = set()
     for canonical, spellings in synonyms.items():
-        hits = [by_norm[n] for n in dict.fromkeys(normalise_header(s) for s in spellings) if n in by_norm]
+        hits = [h for n in dict.fromkeys(normalise_header(s) for s in spellings) if n in by_norm for h in by_norm[n]]
         hits = [h for h in hits if h not in taken]
         if not hits:
             continue
@@ -186,6 +188,7 @@ class DelimitedText:
         delimiter: The separator taken from the header line.
         header: The header line as text (for messages).
         blank_lines: Empty rows (blank, or only delimiters) skipped.
+        notes: Facts for the report (repeated header names, the lenient parser used).
     """
 
     frame: pl.DataFrame
@@ -193,6 +196,7 @@ class DelimitedText:
     delimiter: str
     header: str
     blank_lines: int = 0
+    notes: list[str] = field(default_factory=list)
 
 
 def _raw_bytes(path: Path, origin: str) -> bytes:
@@ -216,7 +220,15 @@ def _raw_bytes(path: Path, origin: str) -> bytes:
 def _decode(data: bytes, origin: str) -> tuple[bytes, str | None]:
     """UTF-8 bytes of the file and the encoding used when it was not UTF-8."""
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return data.decode("utf-16").encode("utf-8"), "UTF-16"
+        try:
+            return data.decode("utf-16").encode("utf-8"), "UTF-16"
+        except UnicodeDecodeError as exc:
+            good = data[: exc.start - exc.start % 2].decode("utf-16", errors="replace")
+            raise ShopperError(
+                f"{origin}: line {good.count(chr(10)) + 1} is not valid UTF-16 text "
+                f"({'the file ends in the middle of a character' if exc.end >= len(data) else exc.reason}); "
+                "the file looks truncated or damaged.",
+                hint="Export the table again.") from None
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
     if data[:4] == b"PAR1":
@@ -230,13 +242,18 @@ def _decode(data: bytes, origin: str) -> tuple[bytes, str | None]:
     encoding: str | None = None
     try:
         data.decode("utf-8")
-    except UnicodeDecodeError:
-        for encoding in ("cp1252", "latin-1"):
-            try:
-                data = data.decode(encoding).encode("utf-8")
-                break
-            except UnicodeDecodeError:
-                continue
+    except UnicodeDecodeError as exc:
+        if exc.reason == "unexpected end of data" and exc.end == len(data):
+            # valid UTF-8 cut off in the middle of its last character (a truncated file): stay
+            # with UTF-8 rather than misreading every accented letter of the file as cp1252
+            data = data[: exc.start]
+        else:
+            for encoding in ("cp1252", "latin-1"):
+                try:
+                    data = data.decode(encoding).encode("utf-8")
+                    break
+                except UnicodeDecodeError:
+                    continue
     head = data[:4096].decode("utf-8", errors="replace")
     controls = sum(1 for ch in head if ord(ch) < 32 and ch not in "\t\r\n") + head.count("\ufffd")
     if controls > max(4, len(head) // 100):
@@ -267,12 +284,96 @@ def _ragged_line(data: bytes, delimiter: str) -> tuple[int, int, int] | None:
     return None
 
 
+def _header_row(data: bytes, delimiter: str) -> tuple[list[str], int]:
+    """The header's fields as the csv module reads them and how many physical lines it spans
+    (a quoted header name may hold a line break)."""
+    reader = csv.reader(io.StringIO(data[:1 << 20].decode("utf-8", errors="replace"), newline=""), delimiter=delimiter)
+    row = next(reader, [])
+    return row, max(reader.line_num, 1)
+
+
+def _unclosed_quote(text: str, delimiter: str) -> bool:
+    """True when the csv text (one row and what follows) ends inside a quoted value."""
+    try:
+        for _ in csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True):
+            pass
+    except csv.Error as exc:
+        return "unexpected end of data" in str(exc)
+    return False
+
+
+def _lenient_read(data: bytes, delimiter: str, origin: str) -> tuple[pl.DataFrame, list[int], int]:
+    """Read with Python's csv module, which takes a quote inside an unquoted value (``12" pizza``)
+    literally where Polars refuses the whole file. Used only when Polars refused it.
+
+    Returns:
+        All-text columns (duplicate names suffixed as Polars does), the physical line of every
+        row, and the number of empty rows skipped.
+
+    Raises:
+        ShopperError: A row has more fields than the header, or a quoted value is never closed
+            (naming the line where it opens).
+    """
+    text = data.decode("utf-8")
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    header = next(reader, [])
+    starts = [1]
+    rows: list[list[str]] = []
+    start = reader.line_num + 1
+    for row in reader:
+        rows.append(row)
+        starts.append(start)
+        start = reader.line_num + 1
+    last = starts[-1]
+    offset = 0
+    for _ in range(last - 1):
+        offset = text.find("\n", offset) + 1
+    if _unclosed_quote(text[offset:], delimiter):
+        raise ShopperError(
+            f"{origin}: line {last}: a quoted value opened on this line is never closed, so the rest of the file "
+            "would be read into it (the file may be truncated).",
+            hint='Close the quote (a " inside a quoted value is written ""), or export the file again.')
+    width = len(header)
+    names: list[str] = []
+    seen: dict[str, int] = {}
+    for h in header:
+        if h in seen:
+            names.append(f"{h}_duplicated_{seen[h]}")
+            seen[h] += 1
+        else:
+            names.append(h)
+            seen[h] = 0
+    columns: list[list[str | None]] = [[] for _ in names]
+    lines: list[int] = []
+    blank = 0
+    for row, line in zip(rows, starts[1:]):
+        if len(row) > width:
+            raise ShopperError(
+                f"{origin}: line {line} has {len(row)} fields but the header has {width} "
+                f"({_DELIM_NAMES[delimiter]}-separated).",
+                hint="Quote values that contain the delimiter, or fix that line.")
+        if not any(v.strip() for v in row):
+            blank += 1
+            continue
+        lines.append(line)
+        for i in range(width):
+            v = row[i] if i < len(row) else ""
+            columns[i].append(v if v != "" else None)
+    frame = pl.DataFrame({n: pl.Series(n, c, dtype=pl.String) for n, c in zip(names, columns)})
+    return frame, lines, blank
+
+
 def read_delimited(path: Path, *, origin: str | None = None) -> DelimitedText:
     """Read a CSV / TSV (optionally ``.gz``) with every column as text.
 
+    Polars reads the file; when it refuses (a stray quote inside a value such as
+    ``12" pizza``), Python's csv module reads it instead, taking such quotes literally. A header
+    name given twice is read once (the first column; a note says so).
+
     Raises:
         ShopperError: Not found, empty (no header), binary, a row with more fields than
-            the header, or otherwise unparseable; the message names the file (and line).
+            the header, a quoted value never closed (a truncated file), or otherwise
+            unparseable; the message names the file (and line).
     """
     origin = origin or path.name
     data, encoding = _decode(_raw_bytes(path, origin), origin)
@@ -281,6 +382,10 @@ def read_delimited(path: Path, *, origin: str | None = None) -> DelimitedText:
     if not header.strip():
         raise ShopperError(f"{origin}: the first line is blank; expected a header line naming the columns.")
     delimiter = "\t" if path.name.lower().endswith((".tsv", ".tsv.gz")) and "\t" in header else _sniff_delimiter(header)
+    header_fields, header_lines = _header_row(data, delimiter)
+    notes: list[str] = []
+    lines: list[int] | None = None
+    blank_lines = 0
     try:
         frame = pl.read_csv(io.BytesIO(data), separator=delimiter, infer_schema=False, quote_char='"',
                             raise_if_empty=False)
@@ -294,23 +399,37 @@ def read_delimited(path: Path, *, origin: str | None = None) -> DelimitedText:
                     f"{origin}: line {line} has {got} fields but the header has {want} "
                     f"({_DELIM_NAMES[delimiter]}-separated).",
                     hint="Quote values that contain the delimiter, or fix that line.") from exc
-        raise ShopperError(f"{origin}: cannot be read as a {_DELIM_NAMES[delimiter]}-separated table: {text}") from exc
+        try:
+            frame, lines, blank_lines = _lenient_read(data, delimiter, origin)
+        except (csv.Error, UnicodeDecodeError):
+            raise ShopperError(
+                f"{origin}: cannot be read as a {_DELIM_NAMES[delimiter]}-separated table: {text}") from exc
+        notes.append(f"{origin}: quotes inside unquoted values read as they are (e.g. 12\" pizza)")
     cols = frame.columns
-    if frame.height:
+    if lines is not None:
+        frame = frame.with_columns(pl.Series(LINE_COLUMN, lines, dtype=pl.Int64))
+    elif frame.height:
         extra = pl.sum_horizontal(
             [pl.col(c).str.count_matches("\n", literal=True).fill_null(0) for c in cols]
         ).cast(pl.Int64)
         span = extra + 1
         blank = pl.all_horizontal([pl.col(c).is_null() for c in cols])
         frame = (
-            frame.with_columns((span.cum_sum() - span + 2).alias(LINE_COLUMN), blank.alias("__blank"))
+            frame.with_columns((span.cum_sum() - span + 1 + header_lines).alias(LINE_COLUMN), blank.alias("__blank"))
         )
         blank_lines = int(frame.get_column("__blank").sum())
         frame = frame.filter(~pl.col("__blank")).drop("__blank")
     else:
         frame = frame.with_columns(pl.lit(None, dtype=pl.Int64).alias(LINE_COLUMN))
-        blank_lines = 0
-    return DelimitedText(frame, encoding, delimiter, header, blank_lines)
+    # a header name given twice: the first column is used, the others dropped (Polars names them
+    # "<name>_duplicated_<n>", which the file never said)
+    repeated = sorted({h for h in header_fields if header_fields.count(h) > 1}, key=header_fields.index)
+    if repeated and len(header_fields) == len(cols):
+        later = [cols[i] for i, h in enumerate(header_fields) if h in repeated and header_fields.index(h) != i]
+        frame = frame.drop(later, strict=False)
+        notes.append(f"{origin}: header{'s' if len(repeated) > 1 else ''} "
+                     f"{', '.join(repr(h) for h in repeated)} given more than once; the first column of each is used")
+    return DelimitedText(frame, encoding, delimiter, header, blank_lines, notes)
 
 
 def check_delimiter(text: DelimitedText, *, origin: str, expected_columns: int) -> None:
@@ -328,17 +447,69 @@ def check_delimiter(text: DelimitedText, *, origin: str, expected_columns: int) 
         )
 
 
+def number_rows(frame: pl.DataFrame) -> pl.DataFrame:
+    """Add ``__line`` = 1-based row number; a column of that name in the file is dropped (it
+    would clash, and is no canonical column)."""
+    frame = frame.drop(LINE_COLUMN, strict=False)
+    return frame.with_row_index(LINE_COLUMN, offset=1).with_columns(pl.col(LINE_COLUMN).cast(pl.Int64))
+
+
+def _json_kind(v: object) -> str:
+    return "object" if isinstance(v, dict) else "array" if isinstance(v, list) else "null" if v is None else "value"
+
+
+def _json_problem(data: bytes) -> tuple[int, str] | None:
+    """(physical line, what is wrong) of the first JSON Lines line that is not a JSON object,
+    or whose field holds an object / array / plain value where earlier lines had another
+    kind. Only called after Polars refused the file, to name the line in the message."""
+    kinds: dict[str, tuple[str, int]] = {}
+    for n, line in enumerate(data.split(b"\n"), 1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except ValueError as exc:
+            return n, f"not valid JSON: {exc}"
+        if not isinstance(obj, dict):
+            return n, f"a JSON {_json_kind(obj)}, not an object"
+        for key, value in obj.items():
+            kind = _json_kind(value)
+            if kind == "null":
+                continue
+            first = kinds.setdefault(key, (kind, n))
+            if first[0] != kind and {kind, first[0]} & {"object", "array"}:
+                return n, f"field '{key}' is a JSON {kind} but a JSON {first[0]} on line {first[1]}"
+    return None
+
+
+_BLANK_LINE = re.compile(rb"(?:^|\n)[ \t\r]*\n")
+
+
 def _read_json(path: Path, origin: str) -> pl.DataFrame:
     data, _ = _decode(_raw_bytes(path, origin), origin)
+    array = data.lstrip()[:1] == b"["
     try:
-        if data.lstrip()[:1] == b"[":
-            frame = pl.read_json(io.BytesIO(data))
-        else:
-            frame = pl.read_ndjson(io.BytesIO(data))
+        frame = pl.read_json(io.BytesIO(data)) if array else pl.read_ndjson(io.BytesIO(data))
     except pl.exceptions.PolarsError as exc:
-        raise ShopperError(f"{origin}: not valid JSON Lines (one JSON object per line): "
+        where = None if array else _json_problem(data)
+        if where:
+            raise ShopperError(f"{origin}: not valid JSON Lines: line {where[0]}: {where[1]}.",
+                               hint="JSON Lines needs one JSON object per line, each field of one kind.") from exc
+        raise ShopperError(f"{origin}: not valid JSON{'' if array else ' Lines (one JSON object per line)'}: "
                            f"{str(exc).splitlines()[0]}") from exc
-    return frame.with_row_index(LINE_COLUMN, offset=1).with_columns(pl.col(LINE_COLUMN).cast(pl.Int64))
+    frame = number_rows(frame)
+    # Polars reads a field holding objects / arrays on some lines and plain values on others as
+    # text ('{"id": 1}'); flag those values so the validator rejects them as nested
+    for name in [c for c, t in frame.schema.items() if t == pl.String]:
+        if re.search(rb'"' + re.escape(json.dumps(name).strip('"').encode()) + rb'"\s*:\s*[\[{]', data):
+            flag = pl.col(name).str.contains(r"^\s*[\[{]")
+            frame = frame.with_columns(flag.fill_null(False).alias(NESTED_FLAG + name))
+    if not array and _BLANK_LINE.search(data):
+        # Polars skips blank lines: give each record its physical line
+        lines = [n for n, line in enumerate(data.split(b"\n"), 1) if line.strip()]
+        if len(lines) == frame.height:
+            frame = frame.with_columns(pl.Series(LINE_COLUMN, lines, dtype=pl.Int64))
+    return frame
 
 
 def _read_parquet(path: Path, origin: str) -> pl.DataFrame:
@@ -350,7 +521,7 @@ def _read_parquet(path: Path, origin: str) -> pl.DataFrame:
         frame = pl.read_parquet(path)
     except (pl.exceptions.PolarsError, OSError) as exc:
         raise ShopperError(f"{origin}: not a readable Parquet file ({str(exc).splitlines()[0]}).") from exc
-    return frame.with_row_index(LINE_COLUMN, offset=1).with_columns(pl.col(LINE_COLUMN).cast(pl.Int64))
+    return number_rows(frame)
 
 
 def _file_format(path: Path) -> str | None:
@@ -384,6 +555,7 @@ def read_table_file(path: Path, *, table: str, origin: str | None = None) -> tup
         text = read_delimited(path, origin=origin)
         check_delimiter(text, origin=origin, expected_columns=len(TABLES[table].required))
         frame, encoding = text.frame, text.encoding
+        notes.extend(text.notes)
         if text.blank_lines:
             notes.append(f"{origin}: {text.blank_lines:,} empty row{'s' if text.blank_lines > 1 else ''} "
                          "(blank or only delimiters) skipped")
@@ -391,12 +563,18 @@ def read_table_file(path: Path, *, table: str, origin: str | None = None) -> tup
         frame = _read_parquet(path, origin)
     else:
         frame = _read_json(path, origin)
-    columns = [c for c in frame.columns if c != LINE_COLUMN]
+    columns = [c for c in frame.columns if c != LINE_COLUMN and not c.startswith(NESTED_FLAG)]
     rename, map_notes = map_headers(columns, COLUMN_SYNONYMS[table], origin=origin)
     notes.extend(map_notes)
+    flags = [c for c in frame.columns if c.startswith(NESTED_FLAG)]
+    frame = frame.drop([f for f in flags if f.removeprefix(NESTED_FLAG) not in rename]).rename(
+        {f: NESTED_FLAG + rename[f.removeprefix(NESTED_FLAG)] for f in flags if f.removeprefix(NESTED_FLAG) in rename})
     # unmapped headers keep their names (the validator lists them as ignored) unless they would
     # collide with a canonical name just assigned
-    frame = frame.rename({k: v for k, v in rename.items() if k != v})
+    # e.g. "Customer ID" taken as customer_id while a "customer_id" column is also there: the
+    # unused one goes (the note above names it) rather than clash with the new name
+    clash = [c for c in columns if c not in rename and c in rename.values()]
+    frame = frame.drop(clash).rename({k: v for k, v in rename.items() if k != v})
     if table == "order_items" and "quantity" not in frame.columns and {"order_id", "product_id"} <= set(frame.columns):
         # one row per unit sold (Olist and many marketplace exports number the units instead)
         frame = frame.with_columns(pl.lit(1, dtype=pl.Int64).alias("quantity"))
@@ -424,7 +602,9 @@ def _derive_sessions(frame: pl.DataFrame, *, origin: str) -> tuple[pl.DataFrame,
         frame = frame.with_columns(parsed.alias("__ts"))
     else:
         frame = frame.with_columns(pl.col("ts").alias("__ts"))
-    cust = pl.col("customer_id").cast(pl.String)
+    # the customer as an id string (a nested or otherwise odd value gives no session)
+    frame = frame.with_columns(to_id_strings(frame.get_column("customer_id")).alias("__cust"))
+    cust = pl.col("__cust")
     gap = pl.duration(minutes=SESSION_GAP_MINUTES)
     ordered = frame.with_row_index("__row").sort([cust, pl.col("__ts")], nulls_last=True)
     new = (pl.col("__ts").diff().over(cust).fill_null(gap + pl.duration(minutes=1)) > gap)
@@ -435,9 +615,9 @@ def _derive_sessions(frame: pl.DataFrame, *, origin: str) -> tuple[pl.DataFrame,
         .otherwise(None)
         .alias("session_id")
     )
-    out = ordered.sort("__row").drop("__row", "__n", "__ts")
-    if note_ts:
-        out = out.with_columns(parsed.alias("ts"))
+    out = ordered.sort("__row").drop("__row", "__n", "__ts", "__cust")
+    # ts stays as read: the validator parses it again and reports the values that do not parse
+    # ("unparseable ts" with the value), rather than "missing session_id" for a value lost here
     n = out.get_column("session_id").n_unique()
     note = (f"{origin}: no session id column; {n:,} sessions derived per customer with a "
             f"{SESSION_GAP_MINUTES}-minute inactivity gap")

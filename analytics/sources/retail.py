@@ -46,7 +46,7 @@ from ..errors import ShopperError
 from ..parsing import parse_datetimes, to_floats, to_id_strings, to_integers
 from ..schema import LINE_COLUMN
 from . import ProgressFn, RawSource, RawTable
-from .files import check_delimiter, map_headers, read_delimited
+from .files import check_delimiter, map_headers, number_rows, read_delimited
 
 __all__ = [
     "load_retail_file",
@@ -210,11 +210,12 @@ def _read_any(path: Path) -> tuple[pl.DataFrame, dict[str, str], str | None, lis
             frame = pl.read_parquet(path)
         except (pl.exceptions.PolarsError, OSError) as exc:
             raise ShopperError(f"{path.name}: not a readable Parquet file ({str(exc).splitlines()[0]}).") from exc
-        frame = frame.with_row_index(LINE_COLUMN, offset=1).with_columns(pl.col(LINE_COLUMN).cast(pl.Int64))
+        frame = number_rows(frame)
     else:
         text = read_delimited(path)
         check_delimiter(text, origin=path.name, expected_columns=len(_REQUIRED))
         frame, encoding = text.frame, text.encoding
+        notes.extend(text.notes)
     columns = [c for c in frame.columns if c not in (LINE_COLUMN,)]
     rename, map_notes = map_headers(columns, RETAIL_SYNONYMS, origin=path.name)
     notes.extend(map_notes)
