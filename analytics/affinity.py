@@ -251,7 +251,8 @@ def pair_rules(
 
     Returns:
         antecedent, consequent, support, confidence, lift, conviction, baskets,
-        antecedent_support, consequent_support; sorted by lift, then support, descending.
+        antecedent_support, consequent_support (and, for products with names,
+        antecedent_name, consequent_name); sorted by lift, then support, descending.
     """
     if level not in RULE_LEVELS:
         raise ShopperError(f"Cross-sell level '{level}' is not supported; use category or product.")
@@ -269,7 +270,6 @@ def pair_rules(
     if antecedent is not None:
         where_ante = "AND a.item = ?"
         params.append(antecedent)
-    having_lift = ""
     out = ws.sql(
         f"""
         WITH baskets AS (
@@ -308,4 +308,8 @@ def pair_rules(
     )
     if min_lift is not None:
         out = out.filter(pl.col("lift") >= min_lift)
+    if level == "product":
+        names = ws.sql("SELECT product_id AS item, name FROM products")
+        for side in ("antecedent", "consequent"):
+            out = out.join(names.rename({"item": side, "name": f"{side}_name"}), on=side, how="left")
     return out

@@ -499,8 +499,10 @@ class AffinityScreen(ShopperScreen):
                            customers=customers, antecedent=antecedent)
         import polars as pl
 
-        return rules.select("antecedent", "consequent", pl.col("support").round(5), pl.col("confidence").round(4),
-                            pl.col("lift").round(3), pl.col("conviction").round(3), "baskets"), title
+        names = [c for c in ("antecedent_name", "consequent_name") if c in rules.columns]
+        return rules.select("antecedent", *names[:1], "consequent", *names[1:], pl.col("support").round(5),
+                            pl.col("confidence").round(4), pl.col("lift").round(3), pl.col("conviction").round(3),
+                            "baskets"), title
 
     @on(Select.Changed, "#cross-level")
     def _level_changed(self, event: Select.Changed) -> None:

@@ -97,6 +97,10 @@ def test_planted_pairs_have_top_lift(basket_ws) -> None:
     planted = sum(int(a[1:]) + 1 == int(c[1:]) or int(c[1:]) + 1 == int(a[1:])
                   for a, c in top.select("antecedent", "consequent").iter_rows())
     assert planted >= 16
+    # product rules carry both products' names, joined by id
+    names = dict(basket_ws.sql("SELECT product_id, name FROM products").iter_rows())
+    for a, c, an, cn in top.select("antecedent", "consequent", "antecedent_name", "consequent_name").iter_rows():
+        assert (an, cn) == (names[a], names[c])
 
 
 def test_rules_for_one_segment_and_antecedent(basket_ws) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Callable
 
 from . import add_format_options, emit, labels_for, open_for
@@ -25,7 +26,8 @@ def register(sub: argparse._SubParsersAction, common: Callable[[argparse.Argumen
     p.add_argument("--level", choices=("category", "product"), default="category")
     p.add_argument("--segment", help="only this segment's baskets (name or id, of --method)")
     p.add_argument("--method", choices=("rfm", "kmeans", "hdbscan", "gmm"), default="rfm", help="segmentation")
-    p.add_argument("--min-support", type=float, default=0.01)
+    p.add_argument("--min-support", type=float, default=None,
+                   help="minimum pair support (default 0.01 for categories, 0.002 for products)")
     p.add_argument("--min-lift", type=float, default=None)
     p.add_argument("--antecedent", help="only rules starting from this item ('what do they buy with X?')")
     add_format_options(p)
@@ -69,7 +71,14 @@ def _crosssell(args: argparse.Namespace) -> int:
                 raise ShopperError(f"No segment '{args.segment}' in the {args.method} segmentation.",
                                    hint=f"Segments: {known}.")
             customers = chosen.get_column("customer_id")
-        rules = pair_rules(ws, level=args.level, min_support=args.min_support, min_lift=args.min_lift,
+        support = args.min_support if args.min_support is not None else (0.01 if args.level == "category" else 0.002)
+        rules = pair_rules(ws, level=args.level, min_support=support, min_lift=args.min_lift,
                            customers=customers, antecedent=args.antecedent)
-    emit(rules.select("antecedent", "consequent", "support", "confidence", "lift", "conviction", "baskets"), args)
+    names = [c for c in ("antecedent_name", "consequent_name") if c in rules.columns]
+    emit(rules.select("antecedent", "consequent", "support", "confidence", "lift", "conviction", "baskets", *names),
+         args)
+    if rules.is_empty():
+        print(f"No pair of {args.level}s reaches support {support:g}"
+              f"{' with lift ≥ ' + format(args.min_lift, 'g') if args.min_lift is not None else ''}; "
+              "try a lower --min-support.", file=sys.stderr)
     return 0
