@@ -138,6 +138,8 @@ class SegmentsCommands(PaletteCommands):
             ("Segments: open segment's customers", "The customers of the segment under the cursor (enter)",
              screen.open_current_segment),
             ("Segments: back", "Go back up one level (escape)", screen.go_back),
+            ("Segments: customers moved by new data", "Who watch mode placed in another segment, from → to (v)",
+             screen.action_moved),
             ("Segments: retrain", "Train the current segmentation again, ignoring the cache",
              screen.action_retrain),
         ]
@@ -158,6 +160,7 @@ class SegmentsScreen(ShopperScreen):
         Binding("minus", "k(-1)", "k−", show=False),
         Binding("a", "auto_k", "k by silhouette", show=False),
         Binding("c", "compare", "Mark/compare"),
+        Binding("v", "moved", "Moved", show=False),
         Binding("r", "recommend", "Recommendations"),
         Binding("escape", "back", "Back"),
     ]
@@ -170,6 +173,7 @@ class SegmentsScreen(ShopperScreen):
         self.marked: int | None = None
         self.current_segment: int | None = None
         self.customer: CustomerDetail | None = None
+        self._customer_parent = "customers"  # where escape goes from a customer
 
     # -- layout ----------------------------------------------------------------------------
     def compose_body(self) -> ComposeResult:
@@ -187,6 +191,9 @@ class SegmentsScreen(ShopperScreen):
             with Vertical(id="level-customer"):
                 yield Label("", id="customer-title", markup=False)
                 yield CustomerView(id="customer-view")
+            with Vertical(id="level-moved"):
+                yield Label("", id="moved-title", markup=False)
+                yield FrameTable(name="moved_customers", id="moved-table", empty_text="No customer has moved.")
             with Vertical(id="level-compare"):
                 yield Label("", id="compare-title", markup=False)
                 yield FrameTable(name="segment_comparison", id="compare-table", empty_text="Nothing to compare.")
@@ -195,6 +202,7 @@ class SegmentsScreen(ShopperScreen):
         self.watch(self.app, "segmentation", self._segmentation_changed, init=False)
         self.watch(self.app, "segment_choice", self._refresh_header, init=False)
         self.watch(self.app, "job_status", self._refresh_header, init=False)
+        self.watch(self.app, "moved_customers", self._moves_changed, init=False)
         self.query_one("#seg-detail").border_title = "Persona and insights"
 
     def on_screen_resume(self) -> None:
@@ -253,6 +261,9 @@ class SegmentsScreen(ShopperScreen):
                 text.append("  →  ")
             text.append(f"{choice.describe()}: " + ("training…" if running else "not trained (m/f to pick again)"),
                         style="italic")
+        moved = getattr(self.app, "moved_customers", None)
+        if moved is not None and moved.height:
+            text.append(f" · {moved.height:,} moved by new data (v)", style="bold")
         text.append("   m method · f features · +/- k · c compare · enter customers", style="dim")
         header.update(text)
 
@@ -365,11 +376,51 @@ class SegmentsScreen(ShopperScreen):
         self.query_one("#customers-table", FrameTable).set_frame(frame, name=f"customers_{slug}")
         self._set_level("customers")
 
+    # -- customers moved by watch mode ------------------------------------------------------
+    def data_changed(self) -> None:
+        """New rows: the app reassigns customers and updates ``segmentation``, which this
+        screen follows; the drill-down level stays where it is."""
+
+    def _moves_changed(self, _moves: object) -> None:
+        self._refresh_header()
+        if self.level == "moved":
+            self._fill_moved()
+
+    def action_moved(self) -> None:
+        moved = getattr(self.app, "moved_customers", None)
+        if moved is None or moved.is_empty():
+            self.notify("No customer has moved segment: in watch mode (--watch), customers with new orders "
+                        "or events are placed with the trained model and listed here.", title="Moved customers")
+            return
+        self._fill_moved()
+        self._set_level("moved")
+
+    def _fill_moved(self) -> None:
+        import polars as pl
+
+        moved = getattr(self.app, "moved_customers", None)
+        if moved is None or self.shown is None:
+            return
+        names = self.shown.result.segments.select(pl.col("segment_id").cast(pl.Int64), pl.col("name"))
+        frame = (
+            moved.join(names.rename({"segment_id": "from_segment_id", "name": "from_segment"}),
+                       on="from_segment_id", how="left")
+            .join(names.rename({"segment_id": "to_segment_id", "name": "to_segment"}), on="to_segment_id", how="left")
+            .select("customer_id", pl.col("from_segment").fill_null("(new customer)"), "to_segment",
+                    "from_segment_id", "to_segment_id", "moved_at")
+        )
+        self.query_one("#moved-title", Label).update(
+            f"{frame.height:,} customers placed in another segment by new data (trained model, no retraining) "
+            "· enter: customer · esc: back")
+        self.query_one("#moved-table", FrameTable).set_frame(frame, name="moved_customers")
+
+    @on(FrameTable.RowChosen, "#moved-table")
     @on(FrameTable.RowChosen, "#customers-table")
     def _customer_chosen(self, event: FrameTable.RowChosen) -> None:
         event.stop()
         if self.workspace is None:
             return
+        self._customer_parent = "moved" if event.table.id == "moved-table" else "customers"
         result = self.shown.result if self.shown is not None else None
         self.load_customer(self.workspace, str(event.row["customer_id"]), result, self._show_pii)
 
@@ -386,7 +437,8 @@ class SegmentsScreen(ShopperScreen):
         self.customer = detail
         self.app.selected_customer = detail.customer_id  # type: ignore[attr-defined]
         self.query_one("#customer-title", Label).update(
-            f"Customer {detail.customer_id} · esc: back to the segment"
+            f"Customer {detail.customer_id} · esc: back to the "
+            + ("moved customers" if self._customer_parent == "moved" else "segment")
             + (" · r: recommendations" if self._has_mode("recommendations") else "")
         )
         self.query_one(CustomerView).show(detail, show_pii=self._show_pii)
@@ -403,7 +455,8 @@ class SegmentsScreen(ShopperScreen):
         if self.level == "customer":
             self.query_one(CustomerView).focus_table()
             return
-        table_id = {"segments": "#segments-table", "customers": "#customers-table", "compare": "#compare-table"}
+        table_id = {"segments": "#segments-table", "customers": "#customers-table", "compare": "#compare-table",
+                    "moved": "#moved-table"}
         grid = self.query_one(table_id[self.level], FrameTable).data_table
         if grid is not None:
             grid.focus()
@@ -423,7 +476,8 @@ class SegmentsScreen(ShopperScreen):
             raise SkipAction()
 
     def go_back(self) -> bool:
-        parent = {"customer": "customers", "customers": "segments", "compare": "segments"}.get(self.level)
+        parent = {"customer": self._customer_parent, "customers": "segments", "compare": "segments",
+                  "moved": "segments"}.get(self.level)
         if parent is None:
             return False
         self._set_level(parent)

@@ -36,6 +36,8 @@ from .watching import WatchMode, WatchStatus
 from .widgets.error_modal import ErrorModal
 
 if TYPE_CHECKING:
+    import polars as pl
+
     from .analytics.segmentation import SegmentationResult
     from .analytics.workspace import ImportResult, Workspace
 
@@ -142,6 +144,9 @@ class ShopperApp(WatchMode, App[None]):
     # watch mode (shopper_tui.watching): bumped when polled rows arrive or PII display
     # changes, so the open screen reloads in place; what the Data screen's live panel shows
     data_version: reactive[int] = reactive(0, init=False)
+    # customers placed in another segment by watch mode since the model was trained:
+    # customer_id, from_segment_id (null = new), to_segment_id, moved_at (Segments shows them)
+    moved_customers: reactive[pl.DataFrame | None] = reactive(None, init=False, always_update=True)
     watch_status: reactive[WatchStatus | None] = reactive(None, init=False)
 
     def __init__(self, settings: Settings) -> None:

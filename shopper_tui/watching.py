@@ -43,7 +43,7 @@ if TYPE_CHECKING:
     from .analytics.workspace import Workspace
     from .config import Settings
 
-__all__ = ["WatchMode", "WatchPolled", "WatchStatus", "MongoUriDialog", "apply_assignments", "segments_changed",
+__all__ = ["WatchMode", "WatchPolled", "WatchStatus", "MongoUriDialog", "apply_assignments", "merge_moves", "segments_changed",
            "start_watching"]
 
 
@@ -56,20 +56,25 @@ def start_watching(ws: Workspace, settings: Settings) -> dict[str, str]:
     return init_watermarks(ws, settings.source, collections=settings.collections or None, timeout_ms=5000)
 
 
-def apply_assignments(result: SegmentationResult, assigned: pl.DataFrame) -> tuple[SegmentationResult, int]:
+def apply_assignments(result: SegmentationResult, assigned: pl.DataFrame) -> tuple[SegmentationResult, pl.DataFrame]:
     """``result`` with the labels of ``assigned`` (customer_id, segment_id, probability)
     replacing or adding to its own, and segment sizes and shares recounted.
 
     Returns:
-        The updated result and how many customers changed segment or are new.
+        The updated result, and the customers who changed segment or are new:
+        customer_id, from_segment_id (null when new), to_segment_id.
     """
     if assigned.is_empty():
-        return result, 0
+        return result, _NO_MOVES
     old = result.labels
     new = assigned.select(pl.col("customer_id"), pl.col("segment_id").cast(old.schema["segment_id"]),
                           pl.col("probability").cast(old.schema["probability"]))
     before = old.join(new, on="customer_id", how="right", suffix="_new")
-    moved = before.filter(pl.col("segment_id").is_null() | (pl.col("segment_id") != pl.col("segment_id_new"))).height
+    moved = before.filter(pl.col("segment_id").is_null() | (pl.col("segment_id") != pl.col("segment_id_new"))).select(
+        pl.col("customer_id").cast(pl.String),
+        pl.col("segment_id").cast(pl.Int64).alias("from_segment_id"),
+        pl.col("segment_id_new").cast(pl.Int64).alias("to_segment_id"),
+    )
     labels = pl.concat([old.join(new, on="customer_id", how="anti"), new]).sort("customer_id")
     sizes = labels.group_by("segment_id").agg(pl.len().alias("_size"))
     segments = result.segments.join(sizes, on="segment_id", how="left").with_columns(
@@ -77,6 +82,22 @@ def apply_assignments(result: SegmentationResult, assigned: pl.DataFrame) -> tup
         share=pl.col("_size").fill_null(0) / labels.height,
     ).drop("_size")
     return dataclasses.replace(result, labels=labels, segments=segments), moved
+
+
+_NO_MOVES = pl.DataFrame(schema={"customer_id": pl.String, "from_segment_id": pl.Int64, "to_segment_id": pl.Int64})
+
+
+def merge_moves(earlier: pl.DataFrame | None, later: pl.DataFrame, at: datetime) -> pl.DataFrame:
+    """Every customer moved since watching began: their first ``from``, latest ``to`` and
+    when they last moved; customers back where they started drop out."""
+    stamped = later.with_columns(pl.lit(at.replace(tzinfo=None)).alias("moved_at"))
+    if earlier is None or earlier.is_empty():
+        return stamped
+    both = pl.concat([earlier, stamped])
+    merged = both.group_by("customer_id", maintain_order=True).agg(
+        pl.col("from_segment_id").first(), pl.col("to_segment_id").last(), pl.col("moved_at").last())
+    return merged.filter(pl.col("from_segment_id").is_null()
+                         | (pl.col("from_segment_id") != pl.col("to_segment_id"))).sort("moved_at", descending=True)
 
 
 def segments_changed(old: pl.DataFrame, new: pl.DataFrame) -> tuple[int, int]:
@@ -130,7 +151,7 @@ class WatchPolled(Message):
     result: PollResult | None
     error: str | None
     segmentation: SegmentationResult | None
-    moved: int
+    moved: pl.DataFrame
     watcher: Watcher
 
 
@@ -196,6 +217,7 @@ class WatchMode:
 
     _watcher: Watcher | None = None
     _retrain_baseline: SegmentationResult | None = None
+    _moves_model: object | None = None  #: the model the moved customers were placed with
     _retrain_pending: bool = False
 
     # -- polling ---------------------------------------------------------------------------
@@ -229,7 +251,7 @@ class WatchMode:
             self._watcher = Watcher(ws, app.settings.source, collections=app.settings.collections or None,
                                     timeout_ms=max(500, min(5000, int(app.settings.watch_interval * 1000))))
         watcher = self._watcher
-        updated, moved, error = None, 0, None
+        updated, moved, error = None, _NO_MOVES, None
         try:
             result = watcher.poll()
             error = watcher.last_error
@@ -262,13 +284,16 @@ class WatchMode:
         app.watch_status = dataclasses.replace(
             old, polls=old.polls + 1, last=r, last_polled=now, error=None, error_since=None,
             rows_per_minute=w.rows_per_minute, watermarks=dict(r.watermarks), tail=w.tail,
-            reassigned=message.moved if r.changed else old.reassigned, total_rows=old.total_rows + r.rows,
+            reassigned=message.moved.height if r.changed else old.reassigned, total_rows=old.total_rows + r.rows,
             arrived=r if r.changed else old.arrived, arrived_at=now if r.changed else old.arrived_at,
         )
         if r.changed:
             if message.segmentation is not None and app.segmentation is not None \
                     and message.segmentation.model is app.segmentation.model:
                 app.segmentation = message.segmentation
+                if not message.moved.is_empty():
+                    self._moves_model = message.segmentation.model
+                    app.moved_customers = merge_moves(app.moved_customers, message.moved, now)
             app.data_version += 1
 
     # -- retrain ---------------------------------------------------------------------------
@@ -284,6 +309,9 @@ class WatchMode:
         app.request_segmentation(force=True)
 
     def watch_segmentation(self, result: SegmentationResult | None) -> None:
+        app_: Any = self
+        if app_.moved_customers is not None and (result is None or result.model is not self._moves_model):
+            app_.moved_customers = None  # a new model: its segment ids are not the old ones
         if not self._retrain_pending or result is None or result is self._retrain_baseline:
             return
         app: Any = self

@@ -180,5 +180,5 @@ async def test_palette_offers_method_switch(seg_settings: Settings) -> None:
         await wait_for(pilot, lambda: screen.shown is not None and screen.shown.result.method == "rfm")
         from shopper_tui.screens.segments import SegmentsCommands
 
-        names = [name for name, _, _ in SegmentsCommands(screen)._commands()]
+        names = [name for name, _, _ in SegmentsCommands(screen).commands()]
         assert {"Segments: method K-Means", "Segments: method HDBSCAN", "Segments: features behavioural"} <= set(names)

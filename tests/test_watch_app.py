@@ -193,6 +193,22 @@ async def test_watch_folder_reassigns_and_keeps_preview_filter(sample: SampleDat
         assert "CLIVE1" in app.segmentation.labels["customer_id"].to_list()
         assert app.segmentation.segments["size"].sum() == app.segmentation.labels.height
         assert preview.view.height == shown and preview._filter == "C000001"  # filter kept across the reload
+        # the new customer is listed as moved (new → its segment) on the Segments screen
+        moves = app.moved_customers
+        assert moves is not None and "CLIVE1" in moves["customer_id"].to_list()
+        row = moves.filter(pl.col("customer_id") == "CLIVE1").row(0, named=True)
+        placed = app.segmentation.labels.filter(pl.col("customer_id") == "CLIVE1")["segment_id"][0]
+        assert row["from_segment_id"] is None and row["to_segment_id"] == placed
+        await pilot.press("2")
+        await settle(pilot)
+        segments_screen = app.screen
+        await pilot.press("v")
+        await settle(pilot)
+        assert segments_screen.level == "moved"
+        shown_moves = segments_screen.query_one("#moved-table", FrameTable).frame
+        assert shown_moves.filter(pl.col("customer_id") == "CLIVE1")["from_segment"].to_list() == ["(new customer)"]
+        await pilot.press("escape")
+        assert segments_screen.level == "segments"
         # a screen that was not showing catches up when shown again
         await pilot.press("1")
         await settle(pilot)
@@ -258,3 +274,16 @@ async def test_palette_retrain_export_and_pii(mongo_url: str, tmp_path: Path) ->
         assert [e["enabled"] for e in pii] == [True, False]
         assert any(e["event"] == "write_back" for e in log)
         assert PASSWORD not in (settings.data_dir / audit.AUDIT_FILE).read_text()
+
+
+def test_merge_moves_keeps_first_origin_and_latest_place() -> None:
+    from shopper_tui.watching import merge_moves
+
+    t1, t2 = datetime(2026, 7, 1, 9), datetime(2026, 7, 1, 10)
+    first = pl.DataFrame({"customer_id": ["A", "B", "N"], "from_segment_id": [0, 1, None], "to_segment_id": [1, 2, 3]})
+    second = pl.DataFrame({"customer_id": ["A", "B"], "from_segment_id": [1, 2], "to_segment_id": [0, 4]})
+    merged = merge_moves(merge_moves(None, first, t1), second, t2)
+    # A went 0 → 1 → 0: back where it started, so it is not listed; B 1 → 2 → 4 is 1 → 4
+    assert sorted(merged.select("customer_id", "from_segment_id", "to_segment_id").rows()) == [
+        ("B", 1, 4), ("N", None, 3)]
+    assert dict(merged.select("customer_id", "moved_at").rows()) == {"B": t2, "N": t1}
