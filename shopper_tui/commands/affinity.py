@@ -74,7 +74,8 @@ def _crosssell(args: argparse.Namespace) -> int:
         support = args.min_support if args.min_support is not None else (0.01 if args.level == "category" else 0.002)
         rules = pair_rules(ws, level=args.level, min_support=support, min_lift=args.min_lift,
                            customers=customers, antecedent=args.antecedent)
-    names = [c for c in ("antecedent_name", "consequent_name") if c in rules.columns]
+    # csv / json keep exactly the rule columns (ids as in the source); the table adds names
+    names = [c for c in ("antecedent_name", "consequent_name") if c in rules.columns and args.format == "table"]
     emit(rules.select("antecedent", "consequent", "support", "confidence", "lift", "conviction", "baskets", *names),
          args)
     if rules.is_empty():
