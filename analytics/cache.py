@@ -4,7 +4,8 @@ Layout: ``<cache_dir>/<workspace name>/<fingerprint>/<key>-v<version>.<ext>``. A
 changes the fingerprint, so stale artifacts are simply never looked up (and
 :meth:`ArtifactCache.prune` removes other fingerprints' folders). Writes go to a temporary
 file renamed into place, so a crash never leaves a half-written artifact; an artifact that
-fails to load is treated as absent (and removed), never as an error.
+fails to load is treated as absent (and removed), never as an error; an artifact that cannot be
+written (disk full, read-only folder) is simply not cached.
 
 Why not inside the DuckDB workspace file: the workspace is opened read-only by the app and
 by headless commands at the same time; a side folder lets any of them cache without taking
@@ -43,14 +44,29 @@ class ArtifactCache:
     def _path(self, key: str, version: int, ext: str) -> Path:
         return self.folder / f"{key}-v{version}.{ext}"
 
-    def _write(self, path: Path, writer: Callable[[Path], None]) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+    def _write(self, path: Path, writer: Callable[[Path], None]) -> bool:
+        """Write through a temporary file; False when the disk refused (full, read-only): the
+        cache only saves time, so the work that was just done is still returned."""
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         try:
+            path.parent.mkdir(parents=True, exist_ok=True)
             writer(tmp)
             os.replace(tmp, path)
+            return True
+        except OSError:
+            return False
         finally:
-            tmp.unlink(missing_ok=True)
+            try:
+                tmp.unlink(missing_ok=True)
+            except OSError:
+                pass
+
+    @staticmethod
+    def _discard(path: Path) -> None:
+        try:
+            path.unlink(missing_ok=True)
+        except OSError:
+            pass
 
     # frames ---------------------------------------------------------------------------
     def load_frame(self, key: str, *, version: int) -> pl.DataFrame | None:
@@ -59,12 +75,13 @@ class ArtifactCache:
             return None
         try:
             return pl.read_parquet(path)
-        except Exception:  # noqa: BLE001 - a corrupt artifact is a cache miss
-            path.unlink(missing_ok=True)
+        except (Exception, pl.exceptions.PanicException):  # noqa: BLE001 - a corrupt artifact is a cache miss
+            self._discard(path)
             return None
 
-    def save_frame(self, key: str, frame: pl.DataFrame, *, version: int) -> None:
-        self._write(self._path(key, version, "parquet"), lambda p: frame.write_parquet(p))
+    def save_frame(self, key: str, frame: pl.DataFrame, *, version: int) -> bool:
+        """Store a frame; False (nothing stored) when the disk refused."""
+        return self._write(self._path(key, version, "parquet"), lambda p: frame.write_parquet(p))
 
     # python objects (fitted models) ---------------------------------------------------
     def load_object(self, key: str, *, version: int) -> Any | None:
@@ -75,15 +92,16 @@ class ArtifactCache:
             with path.open("rb") as fh:
                 return pickle.load(fh)  # noqa: S301 - our own cache folder
         except Exception:  # noqa: BLE001 - a corrupt artifact is a cache miss
-            path.unlink(missing_ok=True)
+            self._discard(path)
             return None
 
-    def save_object(self, key: str, obj: object, *, version: int) -> None:
+    def save_object(self, key: str, obj: object, *, version: int) -> bool:
+        """Store an object (pickled); False (nothing stored) when the disk refused."""
         def write(p: Path) -> None:
             with p.open("wb") as fh:
                 pickle.dump(obj, fh, protocol=pickle.HIGHEST_PROTOCOL)
 
-        self._write(self._path(key, version, "pkl"), write)
+        return self._write(self._path(key, version, "pkl"), write)
 
     def get_or_compute(self, key: str, compute: Callable[[], T], *, version: int) -> T:
         """Load ``key`` or compute, save and return it (frames as Parquet, else pickle)."""

@@ -12,6 +12,7 @@ extras a source brings (the sample's planted ``truth_*`` tables).
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import threading
@@ -39,6 +40,19 @@ __all__ = [
     "open_workspace",
     "list_workspaces",
 ]
+
+def _reimport_hint(source: str | None = None) -> str:
+    src = source or "SOURCE"
+    return (f"Import the source again: `shopper-tui import {src} --force`, or start the app with --force-import "
+            "(in the app: command palette, 'Re-import source').")
+
+
+def _damaged(exc: duckdb.Error) -> bool:
+    """True for DuckDB errors that mean the file itself is bad (not a wrong query)."""
+    text = str(exc)
+    return isinstance(exc, (duckdb.IOException, duckdb.SerializationException, duckdb.InternalException)) or any(
+        t in text for t in ("Corrupt database file", "checksum", "Could not read enough bytes", "INTERNAL Error"))
+
 
 #: Bump when the workspace layout or validation rules change: older files are re-imported.
 CACHE_VERSION = 1
@@ -90,15 +104,21 @@ class Workspace:
     def __init__(self, path: Path, *, read_only: bool = True) -> None:
         self.path = Path(path)
         self.name = self.path.name.removesuffix(_SUFFIX)
+        con = None
         try:
-            self._con = duckdb.connect(str(self.path), read_only=read_only)
-            meta_rows = self._con.execute("SELECT key, value FROM _meta").fetchall()
+            con = duckdb.connect(str(self.path), read_only=read_only)
+            meta_rows = con.execute("SELECT key, value FROM _meta").fetchall()
         except duckdb.Error as exc:
+            if con is not None:
+                # a connection left open keeps DuckDB's instance of this path (the damaged
+                # file) alive: the re-imported file would not be seen
+                con.close()
             raise ShopperError(
-                f"Workspace '{self.path}' cannot be opened: {str(exc).splitlines()[0]}",
-                hint="It may be damaged or from another program; import the source again "
-                "(`shopper-tui import SOURCE --force`).",
+                f"Workspace '{self.path}' cannot be opened (damaged, truncated or not a workspace): "
+                f"{str(exc).splitlines()[0]}",
+                hint=_reimport_hint(),
             ) from exc
+        self._con = con
         self.meta: dict[str, str] = dict(meta_rows)
         self._local = threading.local()
         self._cursors: list[duckdb.DuckDBPyConnection] = []
@@ -115,28 +135,50 @@ class Workspace:
                 self._cursors.append(cur)
         return cur
 
+    def _damage(self, exc: duckdb.Error) -> ShopperError:
+        return ShopperError(
+            f"Workspace '{self.path}' is damaged: {str(exc).splitlines()[0]}",
+            hint=_reimport_hint(self.meta.get("source") if hasattr(self, "meta") else None),
+        )
+
     def sql(self, query: str, params: list[object] | dict[str, object] | None = None) -> pl.DataFrame:
-        """Run a query on this thread's cursor and return a Polars frame (via Arrow)."""
+        """Run a query on this thread's cursor and return a Polars frame (via Arrow).
+
+        Raises:
+            ShopperError: The file turned out to be damaged (a block fails its checksum …).
+        """
         cur = self.cursor()
-        # DuckDB 2 dropped ``.pl()`` on executed DB-API results; a relation still has it.
-        rel = cur.sql(query, params=params) if params is not None else cur.sql(query)
-        return rel.pl() if rel is not None else pl.DataFrame()
+        try:
+            # DuckDB 2 dropped ``.pl()`` on executed DB-API results; a relation still has it.
+            rel = cur.sql(query, params=params) if params is not None else cur.sql(query)
+            return rel.pl() if rel is not None else pl.DataFrame()
+        except duckdb.Error as exc:
+            if _damaged(exc):
+                raise self._damage(exc) from exc
+            raise
+
+    def _fetch(self, query: str) -> list[tuple]:
+        try:
+            return self.cursor().execute(query).fetchall()
+        except duckdb.Error as exc:
+            if _damaged(exc):
+                raise self._damage(exc) from exc
+            raise
 
     def table(self, name: str) -> pl.DataFrame:
         """A whole table as a Polars frame."""
         return self.sql(f'SELECT * FROM "{name}"')
 
     def tables(self) -> list[str]:
-        return [r[0] for r in self.cursor().execute("SELECT table_name FROM duckdb_tables() ORDER BY table_name").fetchall()]
+        return [r[0] for r in self._fetch("SELECT table_name FROM duckdb_tables() ORDER BY table_name")]
 
     def has_rows(self, name: str) -> bool:
         """True when the canonical table ``name`` holds at least one row."""
-        return bool(self.cursor().execute(f'SELECT EXISTS (SELECT 1 FROM "{name}")').fetchall()[0][0])
+        return bool(self._fetch(f'SELECT EXISTS (SELECT 1 FROM "{name}")')[0][0])
 
     def row_counts(self) -> dict[str, int]:
         """Rows per canonical table."""
-        cur = self.cursor()
-        return {t: int(cur.execute(f'SELECT count(*) FROM "{t}"').fetchall()[0][0]) for t in TABLE_NAMES}
+        return {t: int(self._fetch(f'SELECT count(*) FROM "{t}"')[0][0]) for t in TABLE_NAMES}
 
     @property
     def report(self) -> ValidationReport:
@@ -183,12 +225,16 @@ def open_workspace(path: Path, *, read_only: bool = True) -> Workspace:
     if not path.is_file():
         raise ShopperError(f"No workspace at '{path}'.", hint="Import a source first: `shopper-tui import SOURCE`.")
     ws = Workspace(path, read_only=read_only)
-    missing = [t for t in (*TABLE_NAMES, "_rejects") if t not in ws.tables()]
+    try:
+        missing = [t for t in (*TABLE_NAMES, "_rejects") if t not in ws.tables()]
+    except BaseException:
+        ws.close()
+        raise
     if missing or ws.meta.get("complete") != "1":
         ws.close()
         raise ShopperError(
             f"Workspace '{path}' is incomplete (missing {', '.join(missing) or 'completion mark'}).",
-            hint="Import the source again (`shopper-tui import SOURCE --force`).",
+            hint=_reimport_hint(ws.meta.get("source")),
         )
     return ws
 
@@ -285,16 +331,26 @@ def import_source(
     kind = source_kind(spec)
     name = name or default_name(spec)
     path = workspace_path(data_dir, name)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ShopperError(f"The workspace folder '{path.parent}' cannot be created: {exc.strerror or exc}.",
+                           hint="Choose a writable --data-dir (or SHOPPER_TUI_DATA_DIR).") from None
     report_progress("checking source", None)
     fingerprint = source_fingerprint(spec, collections=collections)
+    damaged: str | None = None
     if not force and _is_current(path, fingerprint):
-        with open_workspace(path) as ws:
-            return ImportResult(path, name, ws.report, ws.row_counts(), True, time.perf_counter() - started)
+        try:
+            with open_workspace(path) as ws:
+                return ImportResult(path, name, ws.report, ws.row_counts(), True, time.perf_counter() - started)
+        except ShopperError as exc:  # damaged although its _meta reads: build it again from the source
+            damaged = exc.message
     _sweep_stale(path.parent, name)
     raw = load_source(spec, progress=report_progress, collections=collections)
     report_progress("validating", None)
     checked = validate(raw)
+    if damaged:
+        checked.report.notes.append(f"the previous workspace could not be read ({damaged}); imported again")
     tmp = path.with_name(f"{name}.importing-{os.getpid()}{_SUFFIX}")
     tmp.unlink(missing_ok=True)
     try:
@@ -336,8 +392,11 @@ def import_source(
         _fsync_dir(path.parent)
     except (duckdb.Error, OSError) as exc:
         _remove(tmp)
+        text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        full = getattr(exc, "errno", None) == errno.ENOSPC or "No space left" in text
         raise ShopperError(
-            f"Import into '{path}' failed while writing: {str(exc).splitlines()[0]}",
+            f"Import into '{path}' failed while writing: "
+            + (f"the disk holding '{path.parent}' is full ({text})." if full else text),
             hint="Nothing was changed: the previous workspace (if any) is intact. Free disk space or "
             "choose another --data-dir and try again.",
         ) from exc

@@ -30,7 +30,8 @@ number of the document within its collection (for unwound rows: of the parent do
 Credentials come from the URI or, when it has none, from ``SHOPPER_TUI_MONGO_USER`` /
 ``SHOPPER_TUI_MONGO_PASSWORD``; they never appear in descriptions, notes or error messages.
 The server must answer within ``serverSelectionTimeoutMS`` (from the URI, else
-``SHOPPER_TUI_MONGO_TIMEOUT_MS``, else 3 s).
+``SHOPPER_TUI_MONGO_TIMEOUT_MS``, else 3 s), and each reply while reading within
+``socketTimeoutMS`` (from the URI, else ``SHOPPER_TUI_MONGO_READ_TIMEOUT_MS``, else 120 s).
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ from urllib.parse import quote, quote_plus, unquote
 import polars as pl
 from bson import Decimal128, ObjectId
 from pymongo import MongoClient
-from pymongo.errors import ConfigurationError, ConnectionFailure, OperationFailure, PyMongoError
+from pymongo.errors import ConfigurationError, ConnectionFailure, NetworkTimeout, OperationFailure, PyMongoError
 
 from ..errors import ShopperError
 from ..schema import LINE_COLUMN, TABLES
@@ -58,6 +59,7 @@ from . import ProgressFn, RawSource, RawTable, _no_progress, mask_uri
 __all__ = [
     "BATCH_SIZE",
     "DEFAULT_TIMEOUT_MS",
+    "DEFAULT_READ_TIMEOUT_MS",
     "ROLES",
     "database_name",
     "fingerprint",
@@ -66,9 +68,14 @@ __all__ = [
 
 BATCH_SIZE = 10_000  #: documents per batch (and per server round trip)
 DEFAULT_TIMEOUT_MS = 3_000
+#: How long one reply of the server may take once connected (``socketTimeoutMS``) unless the
+#: URI or ``SHOPPER_TUI_MONGO_READ_TIMEOUT_MS`` says otherwise: a server that stops answering
+#: mid-read ends the import with an error instead of hanging it for ever.
+DEFAULT_READ_TIMEOUT_MS = 120_000
 _ENV_USER = "SHOPPER_TUI_MONGO_USER"
 _ENV_PASSWORD = "SHOPPER_TUI_MONGO_PASSWORD"
 _ENV_TIMEOUT = "SHOPPER_TUI_MONGO_TIMEOUT_MS"
+_ENV_READ_TIMEOUT = "SHOPPER_TUI_MONGO_READ_TIMEOUT_MS"
 
 #: Role → collection names tried in order when ``collections`` does not name one.
 ROLES: dict[str, tuple[str, ...]] = {
@@ -195,14 +202,14 @@ def _scrub(text: str, creds: _Creds, uri: str) -> str:
     return text.split(", full error:")[0].split(" (configured timeouts")[0].strip()
 
 
-def _timeout_ms(timeout_ms: int | None) -> int:
+def _timeout_ms(timeout_ms: int | None, *, env: str = _ENV_TIMEOUT, default: int = DEFAULT_TIMEOUT_MS) -> int:
     if timeout_ms is not None:
         return int(timeout_ms)
-    raw = os.environ.get(_ENV_TIMEOUT, "").strip()
+    raw = os.environ.get(env, "").strip()
     try:
-        return int(raw) if raw else DEFAULT_TIMEOUT_MS
+        return int(raw) if raw else default
     except ValueError:
-        raise ShopperError(f"{_ENV_TIMEOUT}={raw!r} is not a number of milliseconds.") from None
+        raise ShopperError(f"{env}={raw!r} is not a number of milliseconds.") from None
 
 
 @contextmanager
@@ -221,6 +228,8 @@ def _database(uri: str, *, timeout_ms: int | None) -> Iterator[tuple[object, _Cr
         options["serverSelectionTimeoutMS"] = _timeout_ms(timeout_ms)
     if "connecttimeoutms=" not in query.lower():
         options["connectTimeoutMS"] = max(_timeout_ms(timeout_ms), 1000)
+    if "sockettimeoutms=" not in query.lower():
+        options["socketTimeoutMS"] = _timeout_ms(None, env=_ENV_READ_TIMEOUT, default=DEFAULT_READ_TIMEOUT_MS)
     if creds.from_env:
         options.update(username=creds.user, password=creds.password)
     who = f"user '{creds.user}'" if creds.user else "no user"
@@ -261,6 +270,13 @@ def _database(uri: str, *, timeout_ms: int | None) -> Iterator[tuple[object, _Cr
             raise ShopperError(f"MongoDB at {shown}: {_scrub(str(exc), creds, uri)}") from None
         try:
             yield db, creds
+        except NetworkTimeout as exc:
+            raise ShopperError(
+                f"MongoDB server at {shown} stopped answering while reading: {_scrub(str(exc), creds, uri)}",
+                hint="The server or the network may be overloaded; try again, or wait longer with socketTimeoutMS "
+                f"in the URI or {_ENV_READ_TIMEOUT}"
+                + (f" (waited {options['socketTimeoutMS']} ms)." if "socketTimeoutMS" in options else "."),
+            ) from None
         except PyMongoError as exc:
             raise ShopperError(f"MongoDB error while reading {shown}: {_scrub(str(exc), creds, uri)}") from None
     except PyMongoError as exc:  # a failure after the checks above (connection dropped, …)
