@@ -168,7 +168,8 @@ def _fragments(row: dict[str, object], overall: dict[str, tuple[float, float, fl
             frag = _Fragment(c, z, f"{_pct(seg)} of sessions on {dev}", adj=f"{dev.capitalize()}-first")
         elif c.startswith("buy_share:") and hi:
             cat = c.split(":", 1)[1]
-            frag = _Fragment(c, z, f"{cat} is {_pct(seg)} of their spend ({_ratio(seg, raw_all)} average)", noun=f"{cat} fans")
+            frag = _Fragment(c, z, f"{cat} is {_pct(seg)} of a member's spend on average ({_ratio(seg, raw_all)} "
+                                   "the average customer's)", noun=f"{cat} fans")
         elif c.startswith("view_share:") and hi:
             cat = c.split(":", 1)[1]
             frag = _Fragment(c, 0.8 * z, f"{cat} is {_pct(seg)} of their views", noun=f"{cat} fans")
@@ -294,10 +295,10 @@ def insights(result: SegmentationResult, ws: Workspace) -> pl.DataFrame:
         else:
             cat, share, idx = fav["category"][0], float(fav["share"][0]), float(fav["index"][0])
             if idx >= 1.1:
-                text = (f"{head}; their favourite category {cat} has a share {idx:.1f}× the average "
-                        f"({_pct(share)} of their spend) — {action}, leading with {cat}.")
+                text = (f"{head}; their favourite category {cat} takes {_pct(share)} of the segment's spend, "
+                        f"{idx:.1f}× its share of all revenue — {action}, leading with {cat}.")
             else:
-                text = f"{head}; their biggest category is {cat} ({_pct(share)} of their spend) — {action}."
+                text = f"{head}; their biggest category is {cat} ({_pct(share)} of the segment's spend) — {action}."
         out.append({"segment_id": sid, "name": s["name"], "rank": 1, "text": text})
         second = _second_statement(z, row, overall, s)
         if second:
