@@ -182,6 +182,7 @@ class AffinityScreen(ShopperScreen):
     def on_mount(self) -> None:
         super().on_mount()
         self.watch(self.app, "segmentation", self._take_segmentation, init=True)
+        self.watch(self.app, "segmentation_error", self._segmentation_failed, init=True)
         self.watch(self.app, "focus_segment", self._follow_focus, init=False)
         self.query_one(Heatmap).focus()
 
@@ -194,7 +195,10 @@ class AffinityScreen(ShopperScreen):
             self.query_one("#cross-segment", Select).value = segment_id
 
     def show_no_data(self, message: str) -> None:
-        self._status(f"No data open: {message.splitlines()[0]}")
+        self._status("No data open")
+        heat = self.query_one(Heatmap)
+        heat.empty_text = f"No data open: {message.splitlines()[0]} Fix the source, then ctrl+p → Re-import source."
+        heat.refresh()
 
     def _status(self, text: str | Text) -> None:
         self.query_one("#affinity-status", Static).update(text)
@@ -207,6 +211,15 @@ class AffinityScreen(ShopperScreen):
         if getattr(self.app, "segmentation", None) is None:
             self._status("Segmenting customers (Segments, key 2, chooses the method)…")
             self.app.request_segmentation()  # type: ignore[attr-defined]
+
+    def _segmentation_failed(self, error: str | None) -> None:
+        """No segments with this data: the heatmap (segments × categories) cannot be drawn."""
+        if not error or self.labels is not None:
+            return
+        heat = self.query_one(Heatmap)
+        heat.empty_text = f"Affinity compares segments, and segmentation is not possible: {error}"
+        heat.refresh()
+        self._status("Affinity needs segments · x: cross-sell rules work without them")
 
     def _take_segmentation(self, result: SegmentationResult | None) -> None:
         if result is None:

@@ -125,9 +125,15 @@ class CohortsScreen(ShopperScreen):
             self.set_reactive(CohortsScreen.spec, replace(self.spec, segment=int(focus)))
         super().on_mount()
         self.watch(self.app, "segmentation", self._segmentation_changed, init=False)
+        self.watch(self.app, "segmentation_error", self._segmentation_changed, init=False)
         self.watch(self.app, "focus_segment", self._focus_changed, init=False)
         self._show_spec()
         self.query_one(Heatmap).focus()
+
+    def show_no_data(self, message: str) -> None:
+        heat = self.query_one(Heatmap)
+        heat.empty_text = f"No data open: {message.splitlines()[0]} Fix the source, then ctrl+p → Re-import source."
+        heat.refresh()
 
     def _focus_changed(self, focus: int | None) -> None:
         if focus is not None and focus != self.spec.segment:
@@ -162,6 +168,9 @@ class CohortsScreen(ShopperScreen):
         labels = None
         if self.spec.segment is not None:
             seg = self.app.segmentation  # type: ignore[attr-defined]
+            if seg is None and getattr(self.app, "segmentation_error", None):
+                self.spec = replace(self.spec, segment=None)  # no segments with this data: everyone
+                return
             if seg is None:
                 self.app.request_segmentation()  # type: ignore[attr-defined]
                 self._show_spec("  (segmenting… the filter follows)")

@@ -150,12 +150,33 @@ class ExperimentsScreen(ShopperScreen):
 
     def watch_workspace(self, workspace: Workspace | None) -> None:
         if workspace is not None:
-            self.compute(workspace, self.spec)
+            self._start(workspace, self.spec)
 
     def watch_spec(self, spec: ExperimentSpec) -> None:
         self.query_one("#experiment-spec", Static).update(spec.describe())
         if self.workspace is not None:
-            self.compute(self.workspace, spec)
+            self._start(self.workspace, spec)
+
+    def show_no_data(self, message: str) -> None:
+        self._no_experiments(f"No data open: {message.splitlines()[0]}\n"
+                             "Fix the source, then ctrl+p → Re-import source.")
+
+    def _start(self, ws: Workspace, spec: ExperimentSpec) -> None:
+        if ws.has_rows("events"):
+            self.compute(ws, spec)
+            return
+        # nothing to compare: say so in place (the engine's ShopperError would be a modal)
+        self._no_experiments("This data set has no events, so there are no experiments to read.\n"
+                             "Add an events file with experiment and variant columns to the source and import "
+                             "it again. The sample-size calculator (p) works without data.")
+
+    def _no_experiments(self, message: str) -> None:
+        self.query_one("#experiment-summary", Static).update(message)
+        table = self.query_one("#experiment-table", FrameTable)
+        table.empty_text = "No experiments."
+        import polars as pl
+
+        table.set_frame(pl.DataFrame())
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="experiments")
     def compute(self, ws: Workspace, spec: ExperimentSpec) -> tuple[ExperimentSpec, pl.DataFrame]:

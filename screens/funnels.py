@@ -105,20 +105,22 @@ class FunnelBars(Widget):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.result: FunnelResult | None = None
+        self.message: str | None = None  # why there is no funnel to draw (shown instead of bars)
 
-    def show(self, result: FunnelResult | None) -> None:
+    def show(self, result: FunnelResult | None, message: str | None = None) -> None:
         self.result = result
+        self.message = message
         self.refresh(layout=True)
 
     def get_content_height(self, container: Any, viewport: Any, width: int) -> int:
         if self.result is None:
-            return 1
+            return 1 if self.message is None else len(self.message.splitlines()) + 1
         n = len(self.result.step_names)
         return n * 2 + 1 if self.result.by is None else n + 2
 
     def render(self) -> Text:
         if self.result is None:
-            return Text("Computing the funnel…", style="dim")
+            return Text(self.message or "Computing the funnel…", style="dim" if self.message is None else "")
         if self.result.steps.is_empty():
             return Text("No unit reached the first step.", style="dim")
         if self.result.by is None:
@@ -251,6 +253,7 @@ class FunnelsScreen(ShopperScreen):
     def on_mount(self) -> None:
         super().on_mount()
         self.watch(self.app, "segmentation", self._segmentation_changed, init=False)
+        self.watch(self.app, "segmentation_error", self._segmentation_changed, init=False)
         self._show_spec()
         for box in self.query(Input):
             box.can_focus = False  # typed keys belong to the screen until e / w opens an input
@@ -277,16 +280,40 @@ class FunnelsScreen(ShopperScreen):
         spec = self.spec
         text = Text(spec.describe())
         if spec.by == "segment" and self.app.segmentation is None:  # type: ignore[attr-defined]
-            text.append("   (segmenting… the breakdown follows)", style="dim")
+            failed = getattr(self.app, "segmentation_error", None)
+            text.append("   (no segments with this data)" if failed else "   (segmenting… the breakdown follows)",
+                        style="dim")
         self.query_one("#funnel-spec", Static).update(text)
+
+    def show_no_data(self, message: str) -> None:
+        self._no_funnel(f"No data open: {message.splitlines()[0]}\nFix the source, then ctrl+p → Re-import source.")
+
+    def _no_funnel(self, message: str) -> None:
+        """Say why there is no funnel where the bars and the table would be."""
+        import polars as pl
+
+        self.result = None
+        self.query_one(FunnelBars).show(None, message)
+        table = self.query_one("#funnel-table", FrameTable)
+        table.empty_text = "No funnel."
+        table.set_frame(pl.DataFrame())
 
     def recompute(self) -> None:
         ws = self.workspace
         if ws is None:
             return
+        if not ws.has_rows("events"):
+            self._no_funnel("This data set has no events, so there are no funnels.\nAdd an events file "
+                            "(session_id, ts, event_type, …) to the source and import it again.")
+            return
         labels = None
         if self.spec.by == "segment":
             seg = self.app.segmentation  # type: ignore[attr-defined]
+            failed = getattr(self.app, "segmentation_error", None)
+            if seg is None and failed:
+                self._no_funnel(f"No breakdown by segment: {failed}\nb: another breakdown.")
+                self._show_spec()
+                return
             if seg is None:
                 self.app.request_segmentation()  # type: ignore[attr-defined]
                 self._show_spec()

@@ -25,6 +25,7 @@ from textual.widgets.option_list import Option
 from textual.worker import Worker, WorkerState
 from textual_fastdatatable import DataTable as FastDataTable
 
+from shopper_tui.analytics.errors import ShopperError
 from shopper_tui.jobs import job_progress
 from shopper_tui.palette import PaletteCommands
 from shopper_tui.widgets import FrameTable, ShopperScreen
@@ -190,7 +191,8 @@ class RecommendationsScreen(ShopperScreen):
         self._fit(workspace, self._labels(), self.app.segmentation)  # type: ignore[attr-defined]
 
     def show_no_data(self, message: str) -> None:
-        self.query_one("#rec-note", Static).update(f"No data open: {message.splitlines()[0]}")
+        self._cannot_train(ShopperError(f"No data open: {message.splitlines()[0]}"),
+                           "Fix the source, then ctrl+p → Re-import source.")
 
     # -- workers ---------------------------------------------------------------------------
     def _labels(self) -> pl.DataFrame | None:
@@ -205,11 +207,14 @@ class RecommendationsScreen(ShopperScreen):
         return artifact_cache(ws, self.app.settings)  # type: ignore[attr-defined]
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="rec-fit")
-    def _fit(self, ws: Workspace, labels: pl.DataFrame | None, source: object) -> tuple[RecModel, object]:
+    def _fit(self, ws: Workspace, labels: pl.DataFrame | None, source: object) -> tuple[RecModel | ShopperError, object]:
         from shopper_tui.analytics.recommend import fit_recommender
 
         progress = job_progress("Training recommender")
-        return fit_recommender(ws, labels=labels, cache=self._cache(ws), progress=progress), source
+        try:
+            return fit_recommender(ws, labels=labels, cache=self._cache(ws), progress=progress), source
+        except ShopperError as exc:  # nothing to learn from (no purchases, views or carts): said in place
+            return exc, source
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="rec-segments")
     def _apply_segments(self, model: RecModel, labels: pl.DataFrame | None, source: object) -> tuple[RecModel, object]:
@@ -221,10 +226,23 @@ class RecommendationsScreen(ShopperScreen):
             return
         if event.worker.group in ("rec-fit", "rec-segments"):
             model, source = event.worker.result  # type: ignore[misc]
+            if isinstance(model, ShopperError):
+                self._cannot_train(model)
+                return
             first = self.model is None
             self.model = model
             self._labelled = source
             self._model_ready(first)
+
+    def _cannot_train(self, error: ShopperError, hint: str = "") -> None:
+        self.model = None
+        self.query_one("#rec-model-state", Static).update("no model")
+        self.query_one("#rec-note", Static).update(Text.assemble(("No recommendations: ", "bold"), error.message))
+        self.query_one("#rec-reasons", Static).update(
+            hint or "Recommendations learn from orders and events; add them to the source and import it again.")
+        table = self.query_one("#rec-table", FrameTable)
+        table.empty_text = "No model."
+        table.set_frame(pl.DataFrame())
 
     def _model_ready(self, first: bool) -> None:
         model = self.model

@@ -203,6 +203,7 @@ class SegmentsScreen(ShopperScreen):
         self.watch(self.app, "segment_choice", self._refresh_header, init=False)
         self.watch(self.app, "job_status", self._refresh_header, init=False)
         self.watch(self.app, "moved_customers", self._moves_changed, init=False)
+        self.watch(self.app, "segmentation_error", self._segmentation_failed, init=True)
         self.query_one("#seg-detail").border_title = "Persona and insights"
 
     def on_screen_resume(self) -> None:
@@ -220,11 +221,28 @@ class SegmentsScreen(ShopperScreen):
             self._refresh_header()
 
     def show_no_data(self, message: str) -> None:
-        self.query_one("#seg-header", Static).update(
+        self.query_one("#seg-header", Static).update("No data open (why: below)")
+        table = self.query_one("#segments-table", FrameTable)
+        table.empty_text = "No segments."
+        table.set_frame(table.frame)
+        self.query_one("#seg-insights", Static).update(
             f"No data open: {message.splitlines()[0]}\nFix the source, then ctrl+p → Re-import source."
         )
 
     # -- the segmentation ------------------------------------------------------------------
+    def _segmentation_failed(self, error: str | None) -> None:
+        """The app could not train the chosen segmentation (too few customers, nothing bought):
+        say why where the segments would be."""
+        table = self.query_one("#segments-table", FrameTable)
+        table.empty_text = "No segments with this data (see below)." if error else "Segmenting…"
+        if self.shown is None:
+            table.set_frame(table.frame)  # the status line shows the new empty text
+        if error:
+            self.query_one("#seg-insights", Static).update(Text.assemble(
+                ("Segmentation is not possible: ", "bold"), error,
+                ("\nm tries another method; the other screens work without segments.", "dim")))
+        self._refresh_header()
+
     def _segmentation_changed(self, result: SegmentationResult | None) -> None:
         if result is None or self.workspace is None:
             self._refresh_header()
@@ -259,8 +277,9 @@ class SegmentsScreen(ShopperScreen):
             running = self.app.job_status is not None  # type: ignore[attr-defined]
             if self.shown is not None:
                 text.append("  →  ")
-            text.append(f"{choice.describe()}: " + ("training…" if running else "not trained (m/f to pick again)"),
-                        style="italic")
+            failed = getattr(self.app, "segmentation_error", None)
+            state = "training…" if running else "not possible with this data" if failed else "not trained (m/f to pick again)"
+            text.append(f"{choice.describe()}: {state}", style="italic")
         moved = getattr(self.app, "moved_customers", None)
         if moved is not None and moved.height:
             text.append(f" · {moved.height:,} moved by new data (v)", style="bold")

@@ -27,7 +27,7 @@ from textual.reactive import reactive
 from textual.screen import ModalScreen, Screen
 from textual.worker import Worker, WorkerState
 
-from .analytics.errors import Cancelled
+from .analytics.errors import Cancelled, ShopperError
 from .config import Settings
 from .jobs import JobEnded, JobProgressed, JobStarted, JobStatus, job_progress
 from .models import SegmentChoice
@@ -114,6 +114,9 @@ class ShopperApp(WatchMode, App[None]):
         segmentation: The current segmentation shared by every screen (None until trained);
             screens ask for it with :meth:`request_segmentation` and watch this attribute.
         segment_choice: Which segmentation ``segmentation`` is (or is being trained).
+        segmentation_error: Why ``segment_choice`` could not be trained (a ShopperError's
+            message, e.g. too few customers), or None. Screens show it where the segments
+            would be; the same choice is not tried again until asked (``force``, retrain).
         selected_customer: The customer the analyst is looking at (set by a drill-down,
             followed by Recommendations), or None.
         focus_segment: The segment_id the analyst is looking at (set by Segments, used as
@@ -139,6 +142,7 @@ class ShopperApp(WatchMode, App[None]):
     job_status: reactive[JobStatus | None] = reactive(None, init=False)
     segmentation: reactive[SegmentationResult | None] = reactive(None, init=False, always_update=True)  # results hold frames: no == on set
     segment_choice: reactive[SegmentChoice] = reactive(SegmentChoice(), init=False)
+    segmentation_error: reactive[str | None] = reactive(None, init=False)
     selected_customer: reactive[str | None] = reactive(None, init=False)
     focus_segment: reactive[int | None] = reactive(None, init=False)
     # watch mode (shopper_tui.watching): bumped when polled rows arrive or PII display
@@ -206,6 +210,7 @@ class ShopperApp(WatchMode, App[None]):
         self.import_result = result
         self.workspace_error = None
         self.segmentation = None  # belongs to the previous data
+        self.segmentation_error = None
         self.focus_segment = None
         self.workspace = workspace
         if not result.reused:
@@ -223,8 +228,11 @@ class ShopperApp(WatchMode, App[None]):
         choice = choice or self.segment_choice
         if self.workspace is None:
             return
-        if not force and choice == self.segment_choice and self.segmentation is not None:
-            return
+        if not force and choice == self.segment_choice and (
+            self.segmentation is not None or self.segmentation_error is not None
+        ):
+            return  # ready, or known not to be possible with this data (no retry loop)
+        self.segmentation_error = None
         self.segment_choice = choice
         self._segment(choice, force)
 
@@ -257,6 +265,7 @@ class ShopperApp(WatchMode, App[None]):
         if event.worker.group == "segmentation" and event.state is WorkerState.SUCCESS:
             choice, result = event.worker.result  # type: ignore[misc]
             if choice == self.segment_choice:
+                self.segmentation_error = None
                 self.segmentation = result
         if event.worker.group == "import":
             if event.state is WorkerState.SUCCESS:
@@ -278,6 +287,11 @@ class ShopperApp(WatchMode, App[None]):
         if state is WorkerState.ERROR:
             if isinstance(worker.error, Cancelled) or by_user:
                 self.notify(f"{title}: cancelled.", title="Cancelled")
+            elif worker.group == "segmentation" and isinstance(worker.error, ShopperError):
+                # not enough data to segment is a fact about the data, not a failure: every
+                # screen that needs segments says so in place (no modal, no retry loop)
+                self.segmentation_error = worker.error.message
+                self.notify(worker.error.message, title=f"{title}: not possible", severity="warning")
             elif worker.error is not None:
                 self.show_error(worker.error, title=f"{title} failed")
         elif state is WorkerState.CANCELLED and by_user:

@@ -58,7 +58,9 @@ class FilterBar(Horizontal):
 
     def compose(self) -> ComposeResult:
         yield Label("/", classes="filter-prompt")
-        yield Input(placeholder=_FILTER_HELP, classes="filter-input")
+        field = Input(placeholder=_FILTER_HELP, classes="filter-input")
+        field.can_focus = False  # hidden until `/`: auto-focus must not land in it and eat the keys
+        yield field
 
     @on(Input.Submitted)
     def _submitted(self, event: Input.Submitted) -> None:
@@ -276,12 +278,15 @@ class FrameTable(JobOwner, Vertical):
         bar = self.query_one(FilterBar)
         bar.display = True
         field = bar.query_one(Input)
+        field.can_focus = True
         field.value = self._filter
         field.cursor_position = len(field.value)
         field.focus()
 
     def _close_filter(self) -> None:
-        self.query_one(FilterBar).display = False
+        bar = self.query_one(FilterBar)
+        bar.display = False
+        bar.query_one(Input).can_focus = False
         table = self.data_table
         if table is not None:
             table.focus()

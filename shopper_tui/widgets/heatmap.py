@@ -279,8 +279,11 @@ class Heatmap(ScrollView, can_focus=True):
     def render_line(self, y: int) -> Strip:
         width = self._view.width
         if not self.row_labels or not self.col_labels:
-            if y == 0:
-                return Strip([Segment(self.empty_text[:width].ljust(width), self.rich_style)])
+            import textwrap
+
+            lines = textwrap.wrap(self.empty_text, max(width, 1)) or [""]  # a reason must be read whole
+            if y < len(lines):
+                return Strip([Segment(lines[y][:width].ljust(width), self.rich_style)])
             return Strip.blank(width, self.rich_style)
         if y == self._view.height - 1 and self._view.height >= 3:
             return self._legend_line(width)
