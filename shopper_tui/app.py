@@ -154,6 +154,9 @@ class ShopperApp(WatchMode, App[None]):
     watch_status: reactive[WatchStatus | None] = reactive(None, init=False)
 
     def __init__(self, settings: Settings) -> None:
+        from .widgets.printable import install
+
+        install()  # control characters in the data are shown, never sent to the terminal
         super().__init__()
         self.settings = settings
         self._jobs: dict[Worker[Any], JobStatus] = {}

@@ -31,6 +31,7 @@ from ..analytics.audit import record
 from ..analytics.frames import ExportResult, export_frame, filter_frame, sort_frame
 from ..jobs import JobOwner, job_progress, run_job
 from .export_dialog import ExportDialog, ExportRequest
+from .printable import printable_frame
 
 __all__ = ["FilterBar", "FrameTable"]
 
@@ -198,7 +199,7 @@ class FrameTable(JobOwner, Vertical):
             view = sort_frame(view, sort[0], descending=sort[1])
         backend = None
         if view.width:
-            backend = ArrowBackend(view.to_arrow())
+            backend = ArrowBackend(printable_frame(view).to_arrow())  # control characters shown, not sent
             backend.render_markup = False  # cell text is data, never markup
             _ = backend.column_content_widths  # measure here (off the UI thread for big views)
         return view, problem, backend

@@ -35,6 +35,8 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from .printable import printable
+
 __all__ = ["Heatmap", "abbreviate", "default_format"]
 
 Value = float | None
@@ -281,7 +283,7 @@ class Heatmap(ScrollView, can_focus=True):
         if not self.row_labels or not self.col_labels:
             import textwrap
 
-            lines = textwrap.wrap(self.empty_text, max(width, 1)) or [""]  # a reason must be read whole
+            lines = textwrap.wrap(printable(self.empty_text), max(width, 1)) or [""]  # a reason must be read whole
             if y < len(lines):
                 return Strip([Segment(lines[y][:width].ljust(width), self.rich_style)])
             return Strip.blank(width, self.rich_style)
@@ -300,7 +302,7 @@ class Heatmap(ScrollView, can_focus=True):
             left = [Segment(" " * label_w, base)]
             cells = []
             for c in range(first, last):
-                text = abbreviate(self.col_labels[c], cw - 1).center(cw - 1) + " "
+                text = abbreviate(printable(self.col_labels[c]), cw - 1).center(cw - 1) + " "
                 style = header + Style(reverse=True) if c == col_c and self.has_focus else header
                 cells.append(Segment(text, style))
         else:
@@ -309,7 +311,7 @@ class Heatmap(ScrollView, can_focus=True):
                 return Strip.blank(width, base)
             label_style = self.get_component_rich_style(
                 "heatmap--cursor-label" if r == row_c else "heatmap--label")
-            label = self.row_labels[r]
+            label = printable(self.row_labels[r])  # labels are data: painted as raw segments
             label = label if len(label) <= label_w - 1 else label[: label_w - 2] + "…"
             left = [Segment(label.ljust(label_w), label_style)]
             cells = []
