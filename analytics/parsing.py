@@ -35,6 +35,9 @@ _EU = (
 _FAMILY = {**{f: "ISO" for f in _ISO}, **{f: "US month/day/year" for f in _US}}
 _FAMILY.update({f: "day/month/year" for f in _EU})
 _SAMPLE = 2000
+#: Years a timestamp in shop data plausibly has; a format reading the sample into these years
+#: wins over one reading it into others (two-digit years read by %Y as the years 1–99).
+_PLAUSIBLE = (1900, 2200)
 
 
 @dataclass(frozen=True)
@@ -151,20 +154,36 @@ def parse_datetimes(s: pl.Series) -> tuple[pl.Series, DateParse]:
     sample = text.drop_nulls().unique(maintain_order=True).head(_SAMPLE)
     if sample.len() == 0:
         return pl.Series(name, [None] * len(s), dtype=pl.Datetime("us")), DateParse((), "empty")
-    if sample.str.contains(r"^\d{9,10}(\.\d+)?$|^\d{12,13}$").all():
+    epoch = r"^\d{9,10}(\.\d+)?$|^\d{12,13}$"
+    if sample.str.contains(epoch).any():
         # epoch seconds / milliseconds written as text (CSV exports of event logs); 8 digits
-        # stay with the %Y%m%d formats below
-        return parse_datetimes(text.cast(pl.Float64, strict=False))
+        # stay with the %Y%m%d formats below. Values that are not epoch numbers are read by
+        # the text formats, so a stray bad value does not make the whole column unreadable
+        is_epoch = text.str.contains(epoch)
+        numbers = pl.select(pl.when(is_epoch).then(text)).to_series().cast(pl.Float64, strict=False).alias(name)
+        parsed, how = parse_datetimes(numbers)
+        rest = pl.select(pl.when(~is_epoch).then(text)).to_series().alias(name)
+        if not rest.drop_nulls().len():
+            return parsed, how
+        other, other_how = parse_datetimes(rest)
+        if other_how.family in ("unrecognised", "empty"):
+            return parsed, how
+        return (parsed.fill_null(other).alias(name),
+                DateParse(other_how.formats, f"{how.family} + {other_how.family}", other_how.ambiguous))
     remaining = sample
     chosen: list[str] = []
     candidates = _ISO + _US + _EU
     while remaining.len() and len(chosen) < 4:
-        best, best_hits = None, 0
+        best, best_hits = None, (0, 0)
         for fmt in candidates:
             if fmt in chosen:
                 continue
-            hits = _parse_with(remaining, fmt).is_not_null().sum()
-            if hits > best_hits:
+            parsed = _parse_with(remaining, fmt)
+            # values read as a plausible year count first: "09/10/01" is 10 Sep 2001 (%m/%d/%y),
+            # not 1 Oct of the year 9 (%Y/%m/%d), although both formats accept it
+            year = parsed.dt.year()
+            hits = (int(((year >= _PLAUSIBLE[0]) & (year <= _PLAUSIBLE[1])).sum()), int(parsed.is_not_null().sum()))
+            if hits[1] and hits > best_hits:
                 best, best_hits = fmt, hits
         if best is None:
             break

@@ -313,7 +313,8 @@ def segment(
             "included (no orders, recency = days since first visit)."
         )
     if frame.height < 3:
-        raise ShopperError(f"Only {frame.height} customers to segment; at least 3 are needed.")
+        n = frame.height
+        raise ShopperError(f"Only {n} customer{'' if n == 1 else 's'} to segment; at least 3 are needed.")
     progress("preparing", 0.15)
 
     curve: list[tuple[int, float]] = []

@@ -215,9 +215,14 @@ def test_json_lines_errors_name_the_line_and_blank_lines_keep_numbers(tmp_path: 
         _checked(tmp_path / "a", {"orders.csv": ORDERS, "order_items.jsonl": good + "\n42\n"})
     obj = '{"order_id": "o1", "product_id": {"sku": "p1"}, "quantity": 1, "unit_price": 1}\n'
     arr = '{"order_id": "o1", "product_id": ["p1"], "quantity": 1, "unit_price": 1}\n'
-    with pytest.raises(ShopperError, match=r"line 2: field 'product_id' is a JSON array but a JSON object on line 1"):
-        _checked(tmp_path / "b", {"orders.csv": ORDERS, "order_items.jsonl": obj + arr})
-    # with plain values too, Polars reads the field as text: the objects / arrays are still rejected
+    # a field mixing objects, arrays and plain values (Polars refuses some mixes, reads others
+    # as text): the objects / arrays are rejected as nested, the rest read
+    checked = _checked(tmp_path / "b", {"orders.csv": ORDERS, "order_items.jsonl": obj + arr})
+    assert [(r["line"], r["reason"]) for r in _rejects(checked, "order_items")] == [(1, NESTED_REASON), (2, NESTED_REASON)]
+    num = '{"order_id": "o1", "product_id": 7, "quantity": 1, "unit_price": 1}\n'
+    checked = _checked(tmp_path / "n", {"orders.csv": ORDERS, "order_items.jsonl": arr + num})
+    assert [(r["line"], r["reason"]) for r in _rejects(checked, "order_items")] == [(1, NESTED_REASON)]
+    assert checked.tables["order_items"].get_column("product_id").to_list() == ["7"]
     checked = _checked(tmp_path / "m", {"orders.csv": ORDERS, "order_items.jsonl": good + obj + arr})
     assert [(r["line"], r["reason"]) for r in _rejects(checked, "order_items")] == [(2, NESTED_REASON), (3, NESTED_REASON)]
     spaced = "\n" + good + "\n  \n" + good.replace('"quantity": 1', '"quantity": "x"')
@@ -236,3 +241,54 @@ def test_retail_file_with_odd_values(tmp_path: Path) -> None:
     assert checked.report.tables["order_items"].rejected == {"unparseable unit price": 1}
     assert checked.tables["products"].filter(pl.col("product_id") == "A").get_column("name").item() == '12" frame'
     assert date(2024, 1, 1) == checked.tables["orders"].get_column("ts").min().date()
+
+
+# -- found by the property-based tests ----------------------------------------------------------------
+
+
+def test_a_header_name_holding_another_delimiter_does_not_decide(tmp_path: Path) -> None:
+    # was: the tab-separated file read as ';'-separated (one ';' in a quoted header name that
+    # spans two lines tied with the one tab on the first line)
+    items = 'order_id\t";\n"\tproduct_id\tquantity\tunit_price\no1\tx\tp1\t1\t2.5\n'
+    path = _folder(tmp_path, {"order_items.csv": items}) / "order_items.csv"
+    text = read_delimited(path)
+    assert text.delimiter == "\t" and text.frame.get_column("product_id").to_list() == ["p1"]
+    path.write_text("Price;EUR;net,qty\n1.5,2\n2.5,3\n")  # more ';' than ',' in the header
+    assert read_delimited(path).delimiter == ","
+
+
+def test_a_stray_quote_in_the_header_does_not_lose_the_rows(tmp_path: Path) -> None:
+    # was: Polars returned no rows at all, without an error (every row silently dropped)
+    items = 'order_id,product_id,quantity,unit_price,size"\no1,p1,1,2.5,\no1,p2,2,1.0,\n'
+    checked = _checked(tmp_path, {"orders.csv": ORDERS, "order_items.csv": items})
+    assert checked.report.tables["order_items"].rows_read == 2
+    assert checked.tables["order_items"].get_column("product_id").to_list() == ["p1", "p2"]
+
+
+def test_json_array_with_a_field_of_mixed_kinds(tmp_path: Path) -> None:
+    # was: "not valid JSON: error deserializing value Array([String(...)]) as string" for the file
+    items = (
+        '[{"order_id": "o1", "product_id": "p1", "quantity": 1, "unit_price": 1},'
+        ' {"order_id": "o1", "product_id": ["p2"], "quantity": 1, "unit_price": 1}]')
+    checked = _checked(tmp_path, {"orders.csv": ORDERS, "order_items.json": items})
+    assert [(r["line"], r["reason"]) for r in _rejects(checked, "order_items")] == [(2, NESTED_REASON)]
+    with pytest.raises(ShopperError, match=r"order_items\.json: record 2 of the JSON array is a JSON value"):
+        _checked(tmp_path / "b", {"orders.csv": ORDERS, "order_items.json": '[{"order_id": "o1"}, 5]'})
+
+
+def test_two_digit_years_are_not_read_as_the_years_1_to_99() -> None:
+    # was: "09/10/01 00:00" read as 1 Oct of the year 9 (%Y/%m/%d) instead of 10 Sep 2001
+    parsed, how = parse_datetimes(pl.Series("ts", ["09/10/01 00:00", "12/31/99 23:59"]))
+    assert parsed.to_list() == [datetime(2001, 9, 10), datetime(1999, 12, 31, 23, 59)]
+    assert how.formats == ("%m/%d/%y %H:%M",)
+    old, _ = parse_datetimes(pl.Series("ts", ["1850-01-01", "1851-06-30"]))  # old years still read when alone
+    assert old.to_list() == [datetime(1850, 1, 1), datetime(1851, 6, 30)]
+
+
+def test_one_bad_value_does_not_make_an_epoch_column_unreadable() -> None:
+    # was: every value null (the column was only taken as epoch numbers when all of them were)
+    parsed, how = parse_datetimes(pl.Series("ts", ["1000080000000", "not a date", "2024-02-30"]))
+    assert parsed.to_list() == [datetime(2001, 9, 10), None, None] and how.family == "epoch milliseconds"
+    mixed, how = parse_datetimes(pl.Series("ts", ["1000080000", "2024-01-05 10:00"]))
+    assert mixed.to_list() == [datetime(2001, 9, 10), datetime(2024, 1, 5, 10)]
+    assert how.family == "epoch seconds + ISO"

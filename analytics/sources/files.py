@@ -28,6 +28,7 @@ import io
 import json
 import re
 from dataclasses import dataclass, field
+from itertools import islice
 from pathlib import Path
 
 import polars as pl
@@ -262,11 +263,37 @@ def _decode(data: bytes, origin: str) -> tuple[bytes, str | None]:
     return data, encoding
 
 
-def _sniff_delimiter(header: str) -> str:
+def _sniff_delimiter(header: str, data: bytes | None = None) -> str:
+    """The delimiter of a file from its header line — and, given the file's start, from how
+    its first records split: a header name holding another delimiter (``Price;EUR``) or a
+    quoted line break does not decide. Among the delimiters that split the header and give
+    (nearly) every sampled record the header's field count, the one giving the most fields
+    wins; ties go to the earlier of comma, semicolon, tab, pipe."""
     unquoted = _QUOTED.sub("", header)
     counts = {d: unquoted.count(d) for d in _DELIMITERS}
     best = max(_DELIMITERS, key=lambda d: counts[d])  # ties: earlier in _DELIMITERS
-    return best if counts[best] else ","
+    fallback = best if counts[best] else ","
+    if data is None:
+        return fallback
+    sample = data[: 1 << 16].decode("utf-8", errors="replace")
+    scores: dict[str, tuple[bool, int]] = {}
+    for d in _DELIMITERS:
+        if d not in sample:
+            continue
+        reader = csv.reader(io.StringIO(sample, newline=""), delimiter=d)
+        try:
+            rows = [r for r in islice(reader, 50) if r]
+        except csv.Error:
+            continue
+        if not rows or len(rows[0]) < 2:
+            continue
+        width = len(rows[0])
+        body = rows[1:-1] if len(rows) > 2 else rows[1:]  # the last sampled record may be cut off
+        fits = sum(1 for r in body if len(r) == width)
+        scores[d] = (not body or fits >= 0.8 * len(body), width)
+    if not scores:
+        return fallback
+    return max(_DELIMITERS, key=lambda d: (*scores.get(d, (False, 0)), -_DELIMITERS.index(d)))
 
 
 def _ragged_line(data: bytes, delimiter: str) -> tuple[int, int, int] | None:
@@ -381,17 +408,18 @@ def read_delimited(path: Path, *, origin: str | None = None) -> DelimitedText:
     header = (data if first_nl < 0 else data[:first_nl]).decode("utf-8").strip("\r")
     if not header.strip():
         raise ShopperError(f"{origin}: the first line is blank; expected a header line naming the columns.")
-    delimiter = "\t" if path.name.lower().endswith((".tsv", ".tsv.gz")) and "\t" in header else _sniff_delimiter(header)
+    delimiter = ("\t" if path.name.lower().endswith((".tsv", ".tsv.gz")) and "\t" in header
+                 else _sniff_delimiter(header, data))
     header_fields, header_lines = _header_row(data, delimiter)
     notes: list[str] = []
-    lines: list[int] | None = None
     blank_lines = 0
+    refused: str | None = None
     try:
         frame = pl.read_csv(io.BytesIO(data), separator=delimiter, infer_schema=False, quote_char='"',
                             raise_if_empty=False)
     except pl.exceptions.PolarsError as exc:
-        text = str(exc).splitlines()[0]
-        if "more fields" in text:
+        refused = str(exc).splitlines()[0]
+        if "more fields" in refused:
             where = _ragged_line(data, delimiter)
             if where:
                 line, got, want = where
@@ -399,28 +427,37 @@ def read_delimited(path: Path, *, origin: str | None = None) -> DelimitedText:
                     f"{origin}: line {line} has {got} fields but the header has {want} "
                     f"({_DELIM_NAMES[delimiter]}-separated).",
                     hint="Quote values that contain the delimiter, or fix that line.") from exc
+    if refused is None:
+        cols = frame.columns
+        if frame.height:
+            extra = pl.sum_horizontal(
+                [pl.col(c).str.count_matches("\n", literal=True).fill_null(0) for c in cols]
+            ).cast(pl.Int64)
+            span = extra + 1
+            blank = pl.all_horizontal([pl.col(c).is_null() for c in cols])
+            frame = frame.with_columns((span.cum_sum() - span + 1 + header_lines).alias(LINE_COLUMN),
+                                       (span.cum_sum() + header_lines).alias("__end"), blank.alias("__blank"))
+            blank_lines = int(frame.get_column("__blank").sum())
+            frame = frame.filter(~pl.col("__blank")).drop("__blank")
+            last = frame.get_column("__end").max() if frame.height else header_lines
+            frame = frame.drop("__end")
+        else:
+            frame = frame.with_columns(pl.lit(None, dtype=pl.Int64).alias(LINE_COLUMN))
+            last = header_lines
+        # Polars can misread a stray quote silently (a header `size"` swallowed every row): the
+        # rows it returned must end on the file's last line with content
+        content_end = data.rstrip(b" \t\r\n").count(b"\n") + 1
+        if last != content_end:
+            refused = f"its rows end on line {last}, the file on line {content_end}"
+    if refused is not None:
         try:
             frame, lines, blank_lines = _lenient_read(data, delimiter, origin)
         except (csv.Error, UnicodeDecodeError):
             raise ShopperError(
-                f"{origin}: cannot be read as a {_DELIM_NAMES[delimiter]}-separated table: {text}") from exc
-        notes.append(f"{origin}: quotes inside unquoted values read as they are (e.g. 12\" pizza)")
-    cols = frame.columns
-    if lines is not None:
+                f"{origin}: cannot be read as a {_DELIM_NAMES[delimiter]}-separated table: {refused}") from None
         frame = frame.with_columns(pl.Series(LINE_COLUMN, lines, dtype=pl.Int64))
-    elif frame.height:
-        extra = pl.sum_horizontal(
-            [pl.col(c).str.count_matches("\n", literal=True).fill_null(0) for c in cols]
-        ).cast(pl.Int64)
-        span = extra + 1
-        blank = pl.all_horizontal([pl.col(c).is_null() for c in cols])
-        frame = (
-            frame.with_columns((span.cum_sum() - span + 1 + header_lines).alias(LINE_COLUMN), blank.alias("__blank"))
-        )
-        blank_lines = int(frame.get_column("__blank").sum())
-        frame = frame.filter(~pl.col("__blank")).drop("__blank")
-    else:
-        frame = frame.with_columns(pl.lit(None, dtype=pl.Int64).alias(LINE_COLUMN))
+        cols = [c for c in frame.columns if c != LINE_COLUMN]
+        notes.append(f"{origin}: quotes inside unquoted values read as they are (e.g. 12\" pizza)")
     # a header name given twice: the first column is used, the others dropped (Polars names them
     # "<name>_duplicated_<n>", which the file never said)
     repeated = sorted({h for h in header_fields if header_fields.count(h) > 1}, key=header_fields.index)
@@ -478,22 +515,79 @@ def _json_problem(data: bytes) -> tuple[int, str] | None:
                 continue
             first = kinds.setdefault(key, (kind, n))
             if first[0] != kind and {kind, first[0]} & {"object", "array"}:
-                return n, f"field '{key}' is a JSON {kind} but a JSON {first[0]} on line {first[1]}"
+                return n, f"field '{key}' is a JSON {kind} but a JSON {first[0]} at {first[1]}"
     return None
+
+
+def _json_relaxed(data: bytes) -> bytes | None:
+    """JSON Lines rewritten so that Polars can read it: a field holding an object or array on
+    some lines and another kind on others becomes text on every line (objects and arrays as
+    JSON, which the validator then rejects as nested). None when every line is a JSON object
+    and no field mixes kinds, or a line is not JSON at all (the caller reports it)."""
+    lines = data.split(b"\n")
+    records: list[dict | None] = []
+    kinds: dict[str, set[str]] = {}
+    for line in lines:
+        if not line.strip():
+            records.append(None)
+            continue
+        try:
+            obj = json.loads(line)
+        except ValueError:
+            return None
+        if not isinstance(obj, dict):
+            return None
+        records.append(obj)
+        for key, value in obj.items():
+            kinds.setdefault(key, set()).add(_json_kind(value))
+    mixed = {k for k, ks in kinds.items() if len(ks - {"null"}) > 1 and ks & {"object", "array"}}
+    if not mixed:
+        return None
+    out = []
+    for obj in records:
+        if obj is None:
+            out.append("")
+            continue
+        out.append(json.dumps({k: (v if k not in mixed or v is None or isinstance(v, str) else json.dumps(v))
+                               for k, v in obj.items()}))
+    return "\n".join(out).encode()
 
 
 _BLANK_LINE = re.compile(rb"(?:^|\n)[ \t\r]*\n")
 
 
 def _read_json(path: Path, origin: str) -> pl.DataFrame:
+    """A JSON Lines file, or a JSON array of objects (read as JSON Lines, one record per line,
+    so both behave alike; ``__line`` is then the record number)."""
     data, _ = _decode(_raw_bytes(path, origin), origin)
     array = data.lstrip()[:1] == b"["
+    where_word = "record" if array else "line"
+    if array:
+        try:
+            records = json.loads(data)
+        except ValueError as exc:
+            raise ShopperError(f"{origin}: not valid JSON: {exc}.") from None
+        if not isinstance(records, list):
+            raise ShopperError(f"{origin}: not valid JSON: expected an array of objects.")
+        bad = next((i for i, r in enumerate(records, 1) if not isinstance(r, dict)), None)
+        if bad:
+            raise ShopperError(f"{origin}: record {bad} of the JSON array is a JSON {_json_kind(records[bad - 1])}, "
+                               "not an object.")
+        data = "\n".join(json.dumps(r) for r in records).encode()
+        if not records:
+            return number_rows(pl.DataFrame())
     try:
-        frame = pl.read_json(io.BytesIO(data)) if array else pl.read_ndjson(io.BytesIO(data))
+        try:
+            frame = pl.read_ndjson(io.BytesIO(data))
+        except pl.exceptions.PolarsError:
+            relaxed = _json_relaxed(data)
+            if relaxed is None:
+                raise
+            frame = pl.read_ndjson(io.BytesIO(relaxed))
     except pl.exceptions.PolarsError as exc:
-        where = None if array else _json_problem(data)
+        where = _json_problem(data)
         if where:
-            raise ShopperError(f"{origin}: not valid JSON Lines: line {where[0]}: {where[1]}.",
+            raise ShopperError(f"{origin}: not valid JSON{'' if array else ' Lines'}: {where_word} {where[0]}: {where[1]}.",
                                hint="JSON Lines needs one JSON object per line, each field of one kind.") from exc
         raise ShopperError(f"{origin}: not valid JSON{'' if array else ' Lines (one JSON object per line)'}: "
                            f"{str(exc).splitlines()[0]}") from exc
