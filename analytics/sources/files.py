@@ -27,6 +27,7 @@ import gzip
 import io
 import json
 import re
+import zlib
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
@@ -210,8 +211,8 @@ def _raw_bytes(path: Path, origin: str) -> bytes:
     if path.name.lower().endswith(".gz"):
         try:
             data = gzip.decompress(data)
-        except (OSError, EOFError) as exc:
-            raise ShopperError(f"{origin}: not a valid gzip file ({exc}).") from exc
+        except (OSError, EOFError, zlib.error) as exc:
+            raise ShopperError(f"{origin}: not a valid gzip file ({exc}); it may be truncated or damaged.") from exc
     if not data.strip():
         raise ShopperError(f"{origin}: the file is empty ({len(data)} bytes); expected a header line and rows.",
                            hint="Export the table again, or remove the empty file from the folder.")

@@ -38,6 +38,8 @@ sheets the reject's origin names the sheet.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import date, datetime, time
 from pathlib import Path
 
 import polars as pl
@@ -155,7 +157,11 @@ def _read_xlsx(path: Path) -> tuple[pl.DataFrame, dict[str, str], list[str]]:
     skipped: list[str] = []
     headers: dict[str, str] = {}
     for name in wb.sheet_names:
-        rows = wb.get_sheet_by_name(name).to_python(skip_empty_area=False)
+        try:
+            rows = wb.get_sheet_by_name(name).to_python(skip_empty_area=False)
+        except Exception as exc:  # python-calamine's own types (XmlError, WorksheetNotFound, …)
+            raise ShopperError(f"{path.name}: sheet '{name}' cannot be read ({type(exc).__name__}: {exc}); "
+                               "the workbook looks damaged.", hint="Open and save it again in Excel, or export CSV.") from exc
         if not rows or not any(str(v).strip() for v in rows[0]):
             skipped.append(name)
             continue
@@ -172,12 +178,7 @@ def _read_xlsx(path: Path) -> tuple[pl.DataFrame, dict[str, str], list[str]]:
             if h not in rename:
                 continue
             values = columns[i] if i < len(columns) else ()
-            s = pl.Series(rename[h], values, strict=False)
-            if s.dtype not in (pl.Datetime, pl.Date) and not isinstance(s.dtype, pl.Datetime):
-                # empty cells come back as "" — make them null; numbers become text, coerced later
-                s = s.cast(pl.String, strict=False)
-                s = pl.select(pl.when(s.str.len_chars() == 0).then(None).otherwise(s)).to_series().alias(rename[h])
-            data[rename[h]] = s
+            data[rename[h]] = _cells(rename[h], values)
         frame = pl.DataFrame(data).with_row_index(LINE_COLUMN, offset=2).with_columns(
             pl.col(LINE_COLUMN).cast(pl.Int64),
             pl.lit(f"{path.name} [{name}]" if len(wb.sheet_names) > 1 else path.name).alias("__origin"),
@@ -193,6 +194,21 @@ def _read_xlsx(path: Path) -> tuple[pl.DataFrame, dict[str, str], list[str]]:
     if len(frames) > 1:
         notes.append(f"{path.name}: {len(frames)} sheets read and stacked")
     return pl.concat(frames, how="diagonal_relaxed"), headers, notes
+
+
+def _cells(name: str, values: Sequence[object]) -> pl.Series:
+    """One spreadsheet column: real date cells as Datetime when the column holds nothing
+    else, otherwise every cell as text (numbers and dates too, coerced later) — so a text
+    value among numbers or dates is kept and reported, not dropped by type inference.
+    Empty cells (which come back as "") are null."""
+    vals = [None if v is None or v == "" else v for v in values]
+    kinds = {type(v) for v in vals if v is not None}
+    if kinds and all(issubclass(k, date) for k in kinds):  # datetime is a date too
+        return pl.Series(name, [v if v is None or isinstance(v, datetime) else datetime(v.year, v.month, v.day)
+                                for v in vals], dtype=pl.Datetime("us"))
+    text = [None if v is None else v.isoformat(sep=" ") if isinstance(v, datetime)
+            else v.isoformat() if isinstance(v, (date, time)) else str(v) for v in vals]
+    return pl.Series(name, text, dtype=pl.String)
 
 
 def _read_any(path: Path) -> tuple[pl.DataFrame, dict[str, str], str | None, list[str]]:
