@@ -330,6 +330,10 @@ def import_source(
     report_progress = progress or (lambda step, fraction=None: None)
     kind = source_kind(spec)
     name = name or default_name(spec)
+    if not name.strip() or name.startswith(".") or any(c in name for c in "/\\\0") or ".importing-" in name:
+        # "../x" would write outside the data folder, ".x" a hidden file the listing skips
+        raise ShopperError(f"'{name}' is not a usable workspace name.",
+                           hint="Use letters, digits, spaces, '_', '-' and '.', not starting with '.'.")
     path = workspace_path(data_dir, name)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)

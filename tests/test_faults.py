@@ -497,3 +497,12 @@ def test_connection_dropped_mid_read_keeps_the_previous_workspace(
         import_source(uri, data_dir=tmp_path, name="m", force=True, progress=progress)
     assert "Traceback" not in str(caught.value)
     assert _digest(first.path) == before
+
+
+@pytest.mark.parametrize("name", ["../outside", "a/b", ".hidden", " ", "w.importing-1"])
+def test_workspace_names_that_would_escape_or_hide_are_refused(tmp_path: Path, name: str) -> None:
+    # was: "../outside" wrote tmp_path/outside.duckdb beside the data folder; ".hidden" a file
+    # the workspace listing never shows
+    with pytest.raises(ShopperError, match="not a usable workspace name"):
+        import_source(_source(tmp_path), data_dir=tmp_path / "data", name=name)
+    assert not list(tmp_path.rglob("*.duckdb"))
