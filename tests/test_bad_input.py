@@ -333,3 +333,14 @@ def test_damaged_or_mixed_excel_sheets(tmp_path: Path) -> None:
                 z.writestr(n, src.read(n)[: len(src.read(n)) // 2] if "sheet1" in n else src.read(n))
         with pytest.raises(ShopperError, match=rf"{damage}\.xlsx: sheet 'S' cannot be read"):
             load_retail_file(broken, progress=_quiet)
+
+
+def test_utf16_without_a_byte_order_mark(tmp_path: Path) -> None:
+    # was: "contains binary data (NUL bytes), not a text table"
+    for encoding in ("utf-16-le", "utf-16-be"):
+        checked = _checked(tmp_path / encoding, {"orders.csv": ORDERS.replace("c1", "Zoë").encode(encoding),
+                                                 "order_items.csv": ITEMS})
+        assert checked.tables["orders"].get_column("customer_id").to_list() == ["Zoë"]
+        assert checked.report.tables["orders"].notes[0] == "not UTF-8; read as UTF-16"
+    with pytest.raises(ShopperError, match=r"orders\.csv: contains binary data"):  # a zero-filled file is not UTF-16
+        _checked(tmp_path / "zeros", {"orders.csv": bytes(4096), "order_items.csv": ITEMS})

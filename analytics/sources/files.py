@@ -221,6 +221,14 @@ def _raw_bytes(path: Path, origin: str) -> bytes:
 
 def _decode(data: bytes, origin: str) -> tuple[bytes, str | None]:
     """UTF-8 bytes of the file and the encoding used when it was not UTF-8."""
+    head = data[:2048]
+    if not data.startswith((b"\xff\xfe", b"\xfe\xff")) and len(head) >= 8:
+        # UTF-16 written without a byte-order mark: ASCII-range text whose every other byte is NUL
+        even, odd = head[0::2].count(0) / len(head[0::2]), head[1::2].count(0) / len(head[1::2])
+        if odd >= 0.9 and even <= 0.1:
+            data = b"\xff\xfe" + data
+        elif even >= 0.9 and odd <= 0.1:
+            data = b"\xfe\xff" + data
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         try:
             return data.decode("utf-16").encode("utf-8"), "UTF-16"
