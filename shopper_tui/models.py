@@ -68,7 +68,17 @@ def cached_segmentation(
         hit = cache.load_object(choice.key, version=SEGMENTATION_VERSION)
         if hit is not None:
             return hit
-    result = segment(ws, method=choice.method, features=choice.features, k=choice.k, progress=progress)
+    if choice.method == "rfm":  # the grid needs no scikit-learn
+        result = segment(ws, method=choice.method, features=choice.features, k=choice.k, progress=progress)
+    else:
+        import sklearn.cluster  # noqa: F401 - load its OpenMP runtime now: the limit below applies to loaded ones
+        from threadpoolctl import threadpool_limits
+
+        # One OpenMP/BLAS thread for the fit, so a core stays free for the UI thread: with one per
+        # core, scikit-learn's K-Means threads kept the event loop waiting 0.2-0.8 s at a time (and
+        # on a busy machine ran several times slower); see benchmarks/results/README-performance.md.
+        with threadpool_limits(limits=1):
+            result = segment(ws, method=choice.method, features=choice.features, k=choice.k, progress=progress)
     cache.save_object(choice.key, result, version=SEGMENTATION_VERSION)
     return result
 
