@@ -14,7 +14,8 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from test_app import run_async, settle, wait_for
+from test_app import run_async, wait_for
+from test_app import settle as _settle
 
 from shopper_tui.app import SCREEN_MODES, make_app
 from shopper_tui.config import Settings
@@ -92,6 +93,20 @@ EXPECTED = {
     ("customers_no_orders", "overview"): "No completed orders",
     ("customers_no_orders", "reviews"): "no reviews",
 }
+
+
+async def settle(pilot, rounds: int = 3) -> None:  # noqa: ANN001
+    """test_app.settle, also when a worker fails while we wait: a failed worker is the app's
+    to report (error modal or a message in place), which is what these tests look at."""
+    from textual.worker import WorkerFailed
+
+    for _ in range(20):
+        try:
+            await _settle(pilot, rounds)
+            return
+        except WorkerFailed:
+            await pilot.pause()
+    await _settle(pilot, rounds)
 
 
 def write_folder(tables: dict[str, pl.DataFrame], folder: Path, *, csv: bool = False) -> Path:

@@ -14,8 +14,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from test_app import import_sample, settle, wait_for
-from test_edge_cases import shop, write_folder
+from test_app import import_sample, wait_for
+from test_edge_cases import settle, shop, write_folder
 from textual.pilot import Pilot
 
 from shopper_tui.app import make_app

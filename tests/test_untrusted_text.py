@@ -201,3 +201,18 @@ async def test_hostile_text_is_literal_on_every_screen(hostile: Settings) -> Non
         await settle(pilot)
         _check(app, "customer view", "D[@click=app.quit]E[/]␛[1m")
         assert app.is_running
+
+
+def test_csv_export_escapes_every_formula_prefix_and_keeps_the_text(tmp_path: Path) -> None:
+    """Beyond tests/test_app.py (=, +, -, @ through the dialog): tab and carriage return
+    prefixes, markup and escape sequences are written as they are, only defused."""
+    from shopper_tui.analytics.frames import export_frame
+
+    ansi = "\x1b[31mRED\x1b[0m"
+    names = ["\t=1+1", "\r=2", f"={MARKUP_NAME}", f"-{ansi}", MARKUP_NAME, ansi, None]
+    frame = pl.DataFrame({"name": names, "n": [-1, 2, 3, 4, 5, 6, 7]})
+    result = export_frame(frame, tmp_path / "x.csv", format="csv")
+    assert result.neutralised_cells == 4
+    back = pl.read_csv(tmp_path / "x.csv", infer_schema=False)
+    assert back["name"].to_list() == ["'\t=1+1", "'\r=2", f"'={MARKUP_NAME}", f"'-{ansi}", MARKUP_NAME, ansi, None]
+    assert back["n"].to_list() == ["-1", "2", "3", "4", "5", "6", "7"]  # numbers are not formulas
