@@ -85,7 +85,7 @@ class CustomerView(Vertical):
             rfm = _lines([
                 ("recency", f"{r['recency_days']:,} days ago"),
                 ("frequency", f"{r['orders']:,} orders"),
-                ("monetary", f"{r['spend']:,.2f} in total"),
+                ("monetary", f"{r['spend']:,.2f}"),  # the total spend; short enough for an 80-column card
                 ("scores", f"R{r['r_score']} F{r['f_score']} M{r['m_score']} · {r['segment']}"),
                 ("lifetimes", f"f {life.get('frequency', 0):.0f} · r {life.get('recency', 0):.0f}"
                               f" · T {life.get('T', 0):.0f} days"),

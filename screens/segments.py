@@ -456,7 +456,9 @@ class SegmentsScreen(ShopperScreen):
         self.customer = detail
         self.app.selected_customer = detail.customer_id  # type: ignore[attr-defined]
         self.query_one("#customer-title", Label).update(
-            f"Customer {detail.customer_id} · esc: back to the "
+            f"Customer {detail.customer_id}"
+            + (f" · {detail.segment}" if detail.segment is not None else "")  # the card cuts it at 80 columns
+            + " · esc: back to the "
             + ("moved customers" if self._customer_parent == "moved" else "segment")
             + (" · r: recommendations" if self._has_mode("recommendations") else "")
         )
