@@ -506,3 +506,18 @@ def test_workspace_names_that_would_escape_or_hide_are_refused(tmp_path: Path, n
     with pytest.raises(ShopperError, match="not a usable workspace name"):
         import_source(_source(tmp_path), data_dir=tmp_path / "data", name=name)
     assert not list(tmp_path.rglob("*.duckdb"))
+
+
+def test_cli_command_on_a_damaged_workspace_exits_2_with_the_fix(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # was: a duckdb.Error traceback from the command
+    data_dir = tmp_path / "data"
+    result = import_source("sample", data_dir=data_dir, name="sample")
+    offset = _damaged_block(result.path, lambda ws: ws.table("orders"))
+    data = result.path.read_bytes()
+    result.path.write_bytes(data[:offset] + bytes(b ^ 0x5A for b in data[offset:offset + 512]) + data[offset + 512:])
+    capsys.readouterr()
+    assert main(["rfm", "--source", "sample", "--data-dir", str(data_dir)]) == 2
+    err = capsys.readouterr().err
+    assert "is damaged" in err and "shopper-tui import sample --force" in err and "Traceback" not in err
