@@ -220,6 +220,7 @@ class ReviewsScreen(ShopperScreen):
     def on_mount(self) -> None:
         self.model = getattr(self.app.settings, "sentiment_model", "auto") or "auto"
         self.watch(self.app, "segmentation", self._segmentation_changed, init=False)
+        self.watch(self.app, "segmentation_error", self._segmentation_changed, init=False)
         self.watch(self.app, "focus_segment", self._focus_changed, init=True)
 
     # -- data in ---------------------------------------------------------------------------
@@ -447,7 +448,9 @@ class ReviewsScreen(ShopperScreen):
         note = self.query_one("#segments-note", Static)
         if views.segments is None:
             segments.set_frame(_empty())
-            note.update("No segmentation yet: train one on Segments (2), or ctrl+p → Reviews: segment customers."
+            failed = getattr(self.app, "segmentation_error", None)
+            note.update(f"No segments with this data: {failed}" if failed else
+                        "No segmentation yet: train one on Segments (2), or ctrl+p → Reviews: segment customers."
                         + ("" if "orders" in (self.workspace.present if self.workspace else ()) else
                            " It needs orders, which this data set does not have."))
         else:
@@ -467,7 +470,9 @@ class ReviewsScreen(ShopperScreen):
         note = self.query_one("#summary-note", Static)
         if self.by == "segment" and views.labels is None:
             self.query_one("#summary-table", FrameTable).set_frame(_empty())
-            note.update("Summaries by segment need a segmentation: train one on Segments (2) or "
+            failed = getattr(self.app, "segmentation_error", None)
+            note.update(f"No segments with this data: {failed} · g: granularity" if failed else
+                        "Summaries by segment need a segmentation: train one on Segments (2) or "
                         "ctrl+p → Reviews: segment customers · g: granularity")
             return
         note.update(f"What customers say, by {self.by}: summarising… · g: granularity")

@@ -174,6 +174,29 @@ async def test_every_screen_opens_on_a_tiny_data_set(case: str, tmp_path: Path) 
 
 
 @run_async
+async def test_reviews_by_segment_says_why_there_are_no_segments(tmp_path: Path) -> None:
+    folder = write_folder(shop(customers=1), tmp_path / "one")
+    app = make_app(Settings.from_env(source=str(folder), data_dir=tmp_path / "data"))
+    errors = _recording(app)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.workspace is not None, timeout=60)
+        await pilot.press("2")  # the segmentation is tried, and is not possible
+        await wait_for(pilot, lambda: app.segmentation_error is not None, timeout=60)
+        await pilot.press("5")
+        await wait_for(pilot, lambda: getattr(app.screen, "views", None) is not None, timeout=60)
+        await settle(pilot)
+        app.screen.show_tab("segments")
+        await settle(pilot)
+        assert "No segments with this data: Only 1 customer" in screen_text(app)
+        app.screen.by = "segment"
+        await settle(pilot)
+        app.screen.show_tab("summary")
+        await settle(pilot)
+        assert "No segments with this data: Only 1 customer" in screen_text(app)
+        assert errors == []
+
+
+@run_async
 async def test_customers_only_is_refused_once_and_every_screen_says_why(tmp_path: Path) -> None:
     """Customers and products but nothing to analyse: the import is refused (one modal, by
     design of the validator); every screen then says there is no data and why."""
