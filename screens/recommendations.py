@@ -329,7 +329,9 @@ class RecommendationsScreen(ShopperScreen):
         recs = self.recs
         box = self.query_one("#rec-reasons", Static)
         if recs is None or recs.items.is_empty():
-            box.update("No products left to recommend.")
+            box.update("No products to recommend." if self.include_purchased else
+                       "No products left to recommend: this shopper has bought every product · "
+                       "r: show products already bought")
             return
         view = self.query_one("#rec-table", FrameTable).view
         index = min(self._highlight, max(view.height - 1, 0))

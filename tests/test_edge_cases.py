@@ -85,6 +85,7 @@ CSV_CASES = {"one_day", "reviews_only"}  # written as CSV; the others as Parquet
 EXPECTED = {
     ("one_customer", "segments"): "at least 3",
     ("one_customer", "affinity"): "at least 3",
+    ("one_customer", "recommendations"): "r: show products already bought",
     ("no_events", "funnels"): "no events",
     ("no_events", "experiments"): "no events",
     ("reviews_only", "funnels"): "no events",
