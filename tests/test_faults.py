@@ -71,7 +71,7 @@ def progress(step, fraction=None):
     print(step, flush=True)
 def before_swap(tmp):
     print("swapping", flush=True)
-    time.sleep(0.3)  # a window between the finished file and the rename
+    time.sleep(1.0)  # a window between the finished file and the rename (wide: CI machines are loaded)
 print("start", flush=True)
 import_source(sys.argv[1], data_dir=Path(sys.argv[2]), name="w", force=True, progress=progress, _before_swap=before_swap)
 print("done", flush=True)
@@ -112,7 +112,14 @@ def test_sigkill_at_random_points_leaves_the_previous_workspace(data_dir: Path) 
         child.kill()  # SIGKILL: no cleanup, no finally
         rest = child.communicate(timeout=60)[0].splitlines()
         seen = rest[-1] if rest else seen
-        assert seen != "done"
+        if seen == "done" and isinstance(target, float):
+            # a fast machine finished before the random moment: that import replaced the
+            # workspace whole (same data), which is allowed; it is the new "previous" one
+            before = _digest(first.path)
+            with open_workspace(first.path) as ws:
+                assert ws.row_counts() == counts
+            continue
+        assert seen != "done", f"the import killed at {target!r} finished first"
         killed.append(seen)
         assert _digest(first.path) == before, f"workspace changed by an import killed at {target!r}"
         with open_workspace(first.path) as ws:
