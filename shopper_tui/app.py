@@ -148,10 +148,13 @@ class ShopperApp(WatchMode, App[None]):
     # watch mode (shopper_tui.watching): bumped when polled rows arrive or PII display
     # changes, so the open screen reloads in place; what the Data screen's live panel shows
     data_version: reactive[int] = reactive(0, init=False)
-    # customers placed in another segment by watch mode since the model was trained:
+    # customers placed in another segment by new data (watch mode or a re-import) with the
+    # trained model:
     # customer_id, from_segment_id (null = new), to_segment_id, moved_at (Segments shows them)
     moved_customers: reactive[pl.DataFrame | None] = reactive(None, init=False, always_update=True)
     watch_status: reactive[WatchStatus | None] = reactive(None, init=False)
+
+    _reassigning = False  #: a re-import's customers are being placed with the trained model
 
     def __init__(self, settings: Settings) -> None:
         from .widgets.printable import install
@@ -210,12 +213,20 @@ class ShopperApp(WatchMode, App[None]):
         return result, ws
 
     def _opened(self, result: ImportResult, workspace: Workspace) -> None:
+        previous = self.segmentation
         self.import_result = result
         self.workspace_error = None
         self.segmentation = None  # belongs to the previous data
         self.segmentation_error = None
         self.focus_segment = None
+        reassign = previous is not None and not result.reused
+        # new data under a trained model: place every customer in its segments (no
+        # retraining) and list who moved; "Retrain now" refits. Set before the screens see
+        # the workspace, so they wait for it instead of training.
+        self._reassigning = reassign
         self.workspace = workspace
+        if reassign:
+            self._reassign_after_import(workspace, previous)
         if not result.reused:
             rejected = result.report.rows_rejected
             self.notify(
@@ -232,12 +243,44 @@ class ShopperApp(WatchMode, App[None]):
         if self.workspace is None:
             return
         if not force and choice == self.segment_choice and (
-            self.segmentation is not None or self.segmentation_error is not None
+            self.segmentation is not None or self.segmentation_error is not None or self._reassigning
         ):
-            return  # ready, or known not to be possible with this data (no retry loop)
+            return  # ready, being placed after a re-import, or known not to be possible (no retry loop)
         self.segmentation_error = None
         self.segment_choice = choice
         self._segment(choice, force)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="reassign")
+    def _reassign_after_import(self, ws: Workspace, previous: SegmentationResult) -> tuple[Any, ...]:
+        import dataclasses
+
+        import polars as pl
+
+        from .analytics.watch import reassign
+        from .watching import apply_assignments
+
+        job_progress("Placing customers in the trained segments")("features of every customer", None)
+        ids = ws.sql("SELECT customer_id FROM customers").get_column("customer_id")
+        assigned = reassign(ws, previous.model, ids.to_list())
+        kept = previous.labels.filter(pl.col("customer_id").is_in(assigned.get_column("customer_id").implode()))
+        updated, moved = apply_assignments(dataclasses.replace(previous, labels=kept), assigned)
+        return ws, previous, updated, moved
+
+    def _reassigned(self, ws: Workspace, previous: SegmentationResult, updated: SegmentationResult,
+                    moved: pl.DataFrame) -> None:
+        from datetime import datetime
+
+        from .watching import merge_moves
+
+        self._reassigning = False
+        if ws is not self.workspace or self.segmentation is not None:
+            return
+        self._moves_model = previous.model
+        self.segmentation = updated
+        self.moved_customers = merge_moves(None, moved, datetime.now()) if moved.height else None
+        self.notify(f"{moved.height:,} of {updated.labels.height:,} customers placed in another segment by the "
+                    "new data (trained model, no retraining). Segments: v lists them; ctrl+p → Retrain now refits.",
+                    title="Re-imported")
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="segmentation")
     def _segment(self, choice: SegmentChoice, force: bool) -> tuple[SegmentChoice, SegmentationResult]:
@@ -270,6 +313,13 @@ class ShopperApp(WatchMode, App[None]):
             if choice == self.segment_choice:
                 self.segmentation_error = None
                 self.segmentation = result
+        if event.worker.group == "reassign" and event.state in (WorkerState.SUCCESS, WorkerState.ERROR,
+                                                                 WorkerState.CANCELLED):
+            if event.state is WorkerState.SUCCESS:
+                self._reassigned(*event.worker.result)  # type: ignore[misc]
+            else:  # could not place them: train on the new data as usual
+                self._reassigning = False
+                self.request_segmentation()
         if event.worker.group == "import":
             if event.state is WorkerState.SUCCESS:
                 self._opened(*event.worker.result)  # type: ignore[misc]

@@ -287,3 +287,39 @@ def test_merge_moves_keeps_first_origin_and_latest_place() -> None:
     assert sorted(merged.select("customer_id", "from_segment_id", "to_segment_id").rows()) == [
         ("B", 1, 4), ("N", None, 3)]
     assert dict(merged.select("customer_id", "moved_at").rows()) == {"B": t2, "N": t1}
+
+
+@run_async
+async def test_reimport_places_customers_with_the_trained_model(sample: SampleData, tmp_path: Path) -> None:
+    folder = tmp_path / "shop"
+    write(sample, folder)
+    settings = Settings.from_env(source=str(folder), data_dir=tmp_path / "data")
+    app = make_app(settings)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.workspace is not None)
+        await pilot.press("2")
+        await wait_for(pilot, lambda: app.segmentation is not None, timeout=60)
+        await settle(pilot)
+        model, before = app.segmentation.model, app.segmentation.labels
+        _append_rows(folder, "orders", pl.DataFrame({"order_id": ["ORE1"], "customer_id": ["CRE1"], "ts": [T_NEW],
+                                                     "channel": ["web"], "status": ["completed"]}))
+        _append_rows(folder, "order_items", pl.DataFrame({"order_id": ["ORE1"], "product_id": ["P00002"],
+                                                          "quantity": [3], "unit_price": [25.0]}))
+        old_ws = app.workspace
+        app.action_reimport()
+        await wait_for(pilot, lambda: app.workspace is not None and app.workspace is not old_ws, timeout=60)
+        await wait_for(pilot, lambda: app.segmentation is not None, timeout=60)
+        await settle(pilot)
+        assert app.segmentation.model is model  # placed, not retrained
+        labels = app.segmentation.labels
+        assert "CRE1" in labels["customer_id"].to_list()
+        assert labels.height == before.height + 1
+        assert app.segmentation.segments["size"].sum() == labels.height
+        moves = app.moved_customers
+        assert moves is not None and moves.filter(pl.col("customer_id") == "CRE1")["from_segment_id"].to_list() == [None]
+        # every listed move is real: the old and new labels differ for those customers
+        joined = before.join(labels, on="customer_id", suffix="_new")
+        changed = set(joined.filter(pl.col("segment_id") != pl.col("segment_id_new"))["customer_id"].to_list())
+        assert set(moves.filter(pl.col("from_segment_id").is_not_null())["customer_id"].to_list()) == changed
+        screen = app.screen
+        assert "moved by new data (v)" in str(screen.query_one("#seg-header").render())
