@@ -113,6 +113,8 @@ class RecommendationCommands(PaletteCommands):
         ("Recommendations: change A/B arm A", "Cycle the recommender served to arm A (a)", "arm_a"),
         ("Recommendations: change A/B arm B", "Cycle the recommender served to arm B (b)", "arm_b"),
         ("Recommendations: change evaluation k", "Cycle the cut-off k: 5, 10, 20 (k)", "next_k"),
+        ("Recommendations: retrain on the latest data", "Refit every signal on the workspace as it is now",
+         "retrain"),
     )
 
 
@@ -189,6 +191,20 @@ class RecommendationsScreen(ShopperScreen):
         self.query_one("#rec-model-state", Static).update("training…")
         self.query_one("#rec-note", Static).update("Training the recommender (ALS, item-item, content, popularity)…")
         self._fit(workspace, self._labels(), self.app.segmentation)  # type: ignore[attr-defined]
+
+    def data_changed(self) -> None:
+        """New rows in watch mode: keep serving the trained model (refitting ALS on every poll
+        would keep a core busy); the palette's "retrain on the latest data" refits."""
+        if self.model is None:
+            return
+        state = self.query_one("#rec-model-state", Static)
+        text = str(state.render())
+        if "new rows since training" not in text:
+            state.update(f"{text} · new rows since training (ctrl+p: retrain)")
+
+    def action_retrain(self) -> None:
+        if self.workspace is not None:
+            self.watch_workspace(self.workspace)
 
     def show_no_data(self, message: str) -> None:
         self._cannot_train(ShopperError(f"No data open: {message.splitlines()[0]}"),

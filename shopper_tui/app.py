@@ -352,7 +352,8 @@ class ShopperApp(WatchMode, App[None]):
 
     def _show_job(self) -> None:
         self.job_status = next(reversed(self._jobs.values()), None) if self._jobs else None
-        self.refresh_bindings()
+        if self.screen_stack:  # a job can end while the app is closing
+            self.refresh_bindings()
 
     def show_error(self, error: BaseException, *, title: str = "Something went wrong") -> None:
         """Show ``error`` in the error modal (one at a time; later ones become notifications)."""

@@ -194,3 +194,22 @@ def test_reasons_and_picker_text_are_literal() -> None:
     text = reasons_text(item, cold_start=False).plain
     assert MARKUP_NAME in text and f"similar to {MARKUP_NAME}" in text and "[b]Cat[/b]" in text
     assert "█" * 15 + "░" * 5 in text and " 75 %" in text and " 25 %" in text
+
+
+@run_async
+async def test_new_rows_keep_the_model_until_retrain(rec_settings: Settings) -> None:
+    app = make_app(rec_settings)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.workspace is not None)
+        await pilot.press("4")
+        screen = _screen(app)
+        await wait_for(pilot, lambda: screen.recs is not None, timeout=90)
+        model = screen.model
+        app.data_version += 1  # what watch mode does when rows arrive
+        await pilot.pause()
+        assert screen.model is model  # no refit on every poll
+        assert "new rows since training" in str(screen.query_one("#rec-model-state").render())
+        screen.action_retrain()
+        assert screen.model is None
+        await wait_for(pilot, lambda: screen.model is not None, timeout=90)
+        assert screen.model is not model
