@@ -340,6 +340,10 @@ class ShopperApp(WatchMode, App[None]):
         if state is WorkerState.ERROR:
             if isinstance(worker.error, Cancelled) or by_user:
                 self.notify(f"{title}: cancelled.", title="Cancelled")
+            elif worker.group == "reassign":
+                # the fallback (training on the new data) starts at once: a warning, not a modal
+                self.notify(f"Could not place customers with the trained model ({worker.error}); "
+                            "training on the new data instead.", title=title, severity="warning", markup=False)
             elif worker.group == "segmentation" and isinstance(worker.error, ShopperError):
                 # not enough data to segment is a fact about the data, not a failure: every
                 # screen that needs segments says so in place (no modal, no retry loop)

@@ -323,3 +323,34 @@ async def test_reimport_places_customers_with_the_trained_model(sample: SampleDa
         assert set(moves.filter(pl.col("from_segment_id").is_not_null())["customer_id"].to_list()) == changed
         screen = app.screen
         assert "moved by new data (v)" in str(screen.query_one("#seg-header").render())
+
+
+@run_async
+async def test_reimport_falls_back_to_training_when_placing_fails(sample: SampleData, tmp_path: Path,
+                                                                  monkeypatch) -> None:
+    from shopper_tui.analytics import watch as watch_module
+    from shopper_tui.analytics.errors import ShopperError
+    from shopper_tui.widgets import ErrorModal
+
+    def broken(*_args, **_kwargs):
+        raise ShopperError("the new data has no usable features")
+
+    folder = tmp_path / "shop"
+    write(sample, folder)
+    app = make_app(Settings.from_env(source=str(folder), data_dir=tmp_path / "data"))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.workspace is not None)
+        await pilot.press("2")
+        await wait_for(pilot, lambda: app.segmentation is not None, timeout=60)
+        model = app.segmentation.model
+        monkeypatch.setattr(watch_module, "reassign", broken)
+        _append_rows(folder, "orders", pl.DataFrame({"order_id": ["ORE2"], "customer_id": ["CRE2"], "ts": [T_NEW],
+                                                     "channel": ["web"], "status": ["completed"]}))
+        _append_rows(folder, "order_items", pl.DataFrame({"order_id": ["ORE2"], "product_id": ["P00002"],
+                                                          "quantity": [1], "unit_price": [25.0]}))
+        old_ws = app.workspace
+        app.action_reimport()
+        await wait_for(pilot, lambda: app.workspace is not None and app.workspace is not old_ws, timeout=60)
+        await wait_for(pilot, lambda: app.segmentation is not None and app.segmentation.model is not model, timeout=90)
+        assert not any(isinstance(s, ErrorModal) for s in app.screen_stack)
+        assert "CRE2" in app.segmentation.labels["customer_id"].to_list()
