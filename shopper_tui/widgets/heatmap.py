@@ -131,30 +131,23 @@ class Heatmap(ScrollView, can_focus=True):
     ]
 
     @dataclass
-    class CellHighlighted(Message):
+    class _CellMessage(Message):
+        """A message about the cell at (row, column)."""
+
+        heatmap: Heatmap
+        row: int
+        column: int
+        value: Value
+
+        @property
+        def control(self) -> Heatmap:
+            return self.heatmap
+
+    class CellHighlighted(_CellMessage):
         """The cursor moved to (row, column)."""
 
-        heatmap: Heatmap
-        row: int
-        column: int
-        value: Value
-
-        @property
-        def control(self) -> Heatmap:
-            return self.heatmap
-
-    @dataclass
-    class CellChosen(Message):
+    class CellChosen(_CellMessage):
         """``enter`` (or a second click) on the cell at (row, column)."""
-
-        heatmap: Heatmap
-        row: int
-        column: int
-        value: Value
-
-        @property
-        def control(self) -> Heatmap:
-            return self.heatmap
 
     cursor: reactive[tuple[int, int]] = reactive((0, 0), init=False, always_update=True)
 
