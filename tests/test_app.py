@@ -423,3 +423,34 @@ print("PAINT", marks.get("paint"))
     assert out.returncode == 0, out.stderr[-2000:]
     assert "HEAVY []" in out.stdout, out.stdout
     assert "PAINT None" not in out.stdout
+
+
+@run_async
+async def test_new_data_recomputes_each_screen_once(sample_settings: Settings) -> None:
+    """One data_changed per watch-mode poll: the showing screen at once, the others when shown.
+    (Five screens call super().on_mount() although Textual runs every class's on_mount; the
+    base's watchers are registered twice, and Textual keeps one of each.)"""
+    app = make_app(sample_settings)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.workspace is not None)
+        calls: dict[str, int] = {}
+        for key in "134678":
+            await pilot.press(key)
+            await pilot.pause()
+            screen = app.screen
+            name = type(screen).__name__
+            calls[name] = 0
+
+            def counted(name: str = name) -> None:
+                calls[name] += 1
+
+            screen.data_changed = counted  # type: ignore[method-assign]
+        await pilot.press("6")  # Funnels is showing: only it recomputes now
+        await pilot.pause()
+        app.data_version += 1
+        await pilot.pause()
+        assert calls["FunnelsScreen"] == 1
+        for key in "13478":  # the others catch up once when shown
+            await pilot.press(key)
+            await pilot.pause()
+        assert set(calls.values()) == {1}, calls
