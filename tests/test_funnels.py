@@ -12,7 +12,7 @@ import polars as pl
 import pytest
 
 from shopper_tui.analytics.errors import ShopperError
-from shopper_tui.analytics.funnels import dropped_examples, funnel, parse_window
+from shopper_tui.analytics.funnels import MODES, dropped_examples, funnel, parse_window
 from shopper_tui.analytics.schema import TABLES, empty_frame
 from shopper_tui.analytics.workspace import Workspace, open_workspace
 
@@ -365,3 +365,24 @@ def test_funnel_command_by_segment(gen, monkeypatch, capsys) -> None:
     assert names[-1] == "(anonymous)" and len(names) > 3
     for k in range(4):  # every session lands in exactly one segment group
         assert sum(g["steps"][k]["count"] for g in groups) == total[k]["count"]
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_simultaneous_first_events_give_one_group_every_time(tmp_path: Path, mode: str) -> None:
+    """A customer's first moment has three sessions' views at once (mobile, none, desktop):
+    the breakdown takes the smallest known value, desktop, on every run (DuckDB's sort leaves
+    ties in any order; the group used to follow it)."""
+    rows = [("A1", "C1", 0 * M, "view", "mobile"), ("A2", "C1", 0 * M, "view", None),
+            ("A3", "C1", 0 * M, "view", "desktop"), ("A1", "C1", 1 * M, "add_to_cart", "mobile"),
+            ("B1", "C2", 0 * M, "view", None), ("B1", "C2", 2 * M, "view", "tablet")]  # first moment: no device
+    ws = make_workspace(tmp_path / "ties.duckdb", {"events": events(rows)})
+    try:
+        for _ in range(5):
+            result = funnel(ws, unit="customer", mode=mode, by="device")
+            assert result.groups == ("desktop", "(unknown)")
+            assert counts(result, "desktop") == [1, 1, 0, 0]
+            assert counts(result, "(unknown)") == [1, 0, 0, 0]
+            dropped = dropped_examples(ws, unit="customer", mode=mode, by="device", at_step=1)
+            assert dropped.select("customer_id", "group").rows() == [("C2", "(unknown)")]
+    finally:
+        ws.close()
