@@ -14,7 +14,8 @@ from dataclasses import dataclass
 
 import polars as pl
 
-__all__ = ["DateParse", "parse_datetimes", "to_id_strings", "to_integers", "to_floats", "as_text", "is_nested"]
+__all__ = ["DateParse", "parse_datetimes", "to_id_strings", "to_integers", "to_floats", "as_text", "is_nested",
+           "clean_text"]
 
 _TIME_PARTS = ("%H:%M:%S", "%H:%M:%S%.f", "%H:%M")
 _ISO = (
@@ -205,6 +206,24 @@ def parse_datetimes(s: pl.Series) -> tuple[pl.Series, DateParse]:
     return out.alias(name), DateParse(tuple(chosen), family, ambiguous)
 
 
+def clean_text(s: pl.Series) -> pl.Series:
+    """Text stripped of surrounding white space, empty text as null. When nothing changes the
+    column itself comes back, sharing its buffers: a clean 16 M-row export is not copied."""
+    if s.head(10_000).n_unique() < 1_000:  # a category column: check its few values, not every row
+        values = s.unique()
+        if not bool((values.str.strip_chars().str.len_bytes() != values.str.len_bytes()).any()) and not bool(
+                (values == "").any()):
+            return s
+    stripped = s.str.strip_chars()
+    empty = stripped == ""
+    has_empty = bool(empty.any())
+    if not has_empty and stripped.str.len_bytes().sum() == s.str.len_bytes().sum():
+        return s  # stripping only removes bytes: equal totals mean nothing was removed
+    if has_empty:
+        stripped = pl.select(pl.when(empty).then(None).otherwise(stripped)).to_series()
+    return stripped.alias(s.name)
+
+
 def to_id_strings(s: pl.Series) -> pl.Series:
     """Identifiers as strings: integral floats lose their ``.0`` (``17850.0`` → ``"17850"``),
     text is stripped, empty text becomes null."""
@@ -219,10 +238,10 @@ def to_id_strings(s: pl.Series) -> pl.Series:
         return as_int.alias(name)
     if s.dtype.is_integer():
         return s.cast(pl.String).alias(name)
-    t = as_text(s).str.strip_chars()
-    t = pl.select(pl.when(t.str.len_chars() == 0).then(None)
-                  .when(t.str.contains(r"^-?\d+\.0+$")).then(t.str.replace(r"\.0+$", ""))
-                  .otherwise(t)).to_series()
+    t = clean_text(as_text(s))
+    integral = t.str.contains(r"^-?\d+\.0+$")
+    if integral.any():
+        t = pl.select(pl.when(integral).then(t.str.replace(r"\.0+$", "")).otherwise(t)).to_series()
     return t.alias(name)
 
 

@@ -28,7 +28,7 @@ from dataclasses import asdict, dataclass, field
 import polars as pl
 
 from .errors import ShopperError
-from .parsing import as_text, is_nested, parse_datetimes, to_floats, to_id_strings, to_integers
+from .parsing import as_text, clean_text, is_nested, parse_datetimes, to_floats, to_id_strings, to_integers
 from .schema import EVENT_TYPES, LINE_COLUMN, NESTED_FLAG, ORDER_STATUSES, TABLES, TableSpec, empty_frame
 from .sources import RawSource, RawTable
 
@@ -181,9 +181,8 @@ def _coerce(col: pl.Series, dtype: pl.DataType, *, is_id: bool) -> tuple[pl.Seri
         if is_id:
             return to_id_strings(col), None
         if col.dtype == pl.String:
-            out = col.str.strip_chars()
-        else:
-            out = as_text(col)
+            return clean_text(col), None
+        out = as_text(col)
         return pl.select(pl.when(out.str.len_chars() == 0).then(None).otherwise(out)).to_series().alias(col.name), None
     if isinstance(dtype, pl.Datetime):
         parsed, how = parse_datetimes(col)
@@ -194,6 +193,15 @@ def _coerce(col: pl.Series, dtype: pl.DataType, *, is_id: bool) -> tuple[pl.Seri
     if dtype.is_float():
         return to_floats(col), None
     return col.cast(dtype, strict=False), None
+
+
+def _vocabulary(col: pl.Series, synonyms: dict[str, str]) -> pl.Series:
+    """Each value's canonical spelling (case and surrounding space ignored), null when it has
+    none; worked out once per distinct value, then looked up for every row."""
+    values = col.unique().drop_nulls()
+    canonical = values.str.to_lowercase().str.strip_chars().replace_strict(synonyms, default=None,
+                                                                            return_dtype=pl.String)
+    return col.replace_strict(values, canonical, default=None, return_dtype=pl.String)
 
 
 def _blank(s: pl.Series) -> pl.Series:
@@ -250,6 +258,8 @@ def _validate_table(raw: RawTable) -> tuple[pl.DataFrame, TableReport, pl.DataFr
         [coerced[c].alias(c) for c in present] + [originals[c].alias(f"__raw_{c}") for c in present]
     )
     for name in present:
+        if originals[name].dtype == pl.String and spec.schema[name] == pl.String:
+            continue  # text kept as text is null exactly when it was blank: nothing to reject
         bad = (~_blank(work.get_column(f"__raw_{name}"))) & work.get_column(name).is_null()
         work = rj.reject(work, bad, column=name, values=work.get_column(f"__raw_{name}"), reason=f"unparseable {name}")
     # 3. required non-null
@@ -258,19 +268,15 @@ def _validate_table(raw: RawTable) -> tuple[pl.DataFrame, TableReport, pl.DataFr
                          reason=f"missing {name}")
     # 4. domain
     if spec.name == "orders":
-        mapped = work.get_column("status").str.to_lowercase().str.strip_chars().replace_strict(
-            _STATUS_SYNONYMS, default=None, return_dtype=pl.String)
+        mapped = _vocabulary(work.get_column("status"), _STATUS_SYNONYMS)
         work = rj.reject(work, mapped.is_null(), column="status", values=work.get_column("status"),
                          reason=f"status not one of {', '.join(ORDER_STATUSES)}")
-        work = work.with_columns(pl.col("status").str.to_lowercase().str.strip_chars().replace_strict(
-            _STATUS_SYNONYMS, default=None, return_dtype=pl.String))
+        work = work.with_columns(mapped.drop_nulls().alias("status"))  # the rows kept are the mapped ones
     if spec.name == "events":
-        norm = work.get_column("event_type").str.to_lowercase().str.strip_chars()
-        mapped = norm.replace_strict(_EVENT_SYNONYMS, default=None, return_dtype=pl.String)
+        mapped = _vocabulary(work.get_column("event_type"), _EVENT_SYNONYMS)
         work = rj.reject(work, mapped.is_null(), column="event_type", values=work.get_column("event_type"),
                          reason=f"event_type not one of {', '.join(EVENT_TYPES)}")
-        work = work.with_columns(pl.col("event_type").str.to_lowercase().str.strip_chars().replace_strict(
-            _EVENT_SYNONYMS, default=None, return_dtype=pl.String))
+        work = work.with_columns(mapped.drop_nulls().alias("event_type"))  # the rows kept are the mapped ones
     if spec.name == "reviews" and "rating" in present:
         r = work.get_column("rating")
         work = rj.reject(work, r.is_not_null() & ((r < 1) | (r > 5)), column="rating", values=work.get_column("__raw_rating"),
