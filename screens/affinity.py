@@ -30,7 +30,7 @@ from textual.worker import Worker, WorkerState
 
 from shopper_tui.jobs import job_progress
 from shopper_tui.palette import PaletteCommands
-from shopper_tui.widgets import FrameTable, ShopperScreen
+from shopper_tui.widgets import FrameTable, ShopperScreen, counted
 from shopper_tui.widgets.heatmap import Heatmap
 
 if TYPE_CHECKING:
@@ -81,7 +81,7 @@ def cell_story(row: dict[str, Any], *, basis: str, measure: str, top: list[dict[
     noun = _NOUN[basis][0 if measure == "spend" else 1]
     if row.get("customers") is None or row.get("lift") is None:
         return (f"Segment '{seg}' never {'bought' if basis == 'purchases' else verb} {level} '{item}' "
-                f"({row['segment_customers']:,} customers). The cell is blank: there is nothing to measure.")
+                f"({counted(row['segment_customers'], 'customer')}). The cell is blank: there is nothing to measure.")
     lift, pen = row["lift"], row["penetration"]
     overall = pen / lift if lift else 0.0
     lines = [
@@ -457,7 +457,7 @@ class AffinityScreen(ShopperScreen):
             else:
                 r = hit.row(0, named=True)
                 rating = f", average {r['average_rating']:.1f}★" if r["average_rating"] is not None else ""
-                text = (f"What customers say about {item} ({r['reviews']:,} reviews{rating}; "
+                text = (f"What customers say about {item} ({counted(r['reviews'], 'review')}{rating}; "
                         f"{r['share_positive']:.0%} positive, {r['share_negative']:.0%} negative; "
                         f"model: {reviews.choice.model}):\n"
                         + "\n".join(f"• {s}" for s in r["sentences"]))

@@ -23,7 +23,7 @@ from textual.worker import Worker, WorkerState
 
 from shopper_tui.jobs import job_progress
 from shopper_tui.palette import PaletteCommands
-from shopper_tui.widgets import FrameTable, ShopperScreen
+from shopper_tui.widgets import FrameTable, ShopperScreen, counted
 from shopper_tui.widgets.heatmap import Heatmap
 
 if TYPE_CHECKING:
@@ -232,11 +232,11 @@ class CohortsScreen(ShopperScreen):
         when = f"{spec.period} {r['period']}" + (" or later" if spec.mode == "on_or_after" else "")
         label = _cohort_label(r["cohort"], spec.period)
         if spec.measure == "customers":
-            text = (f"Cohort {label} ({r['size']:,} customers): {r['value']:,.0f} active in {when} "
+            text = (f"Cohort {label} ({counted(r['size'], 'customer')}): {r['value']:,.0f} active in {when} "
                     f"= {r['rate']:.1%}")
         else:
             rate = "—" if r["rate"] is None else f"{r['rate']:.1%}"
-            text = f"Cohort {label} ({r['size']:,} customers): revenue in {when} {r['value']:,.2f} = {rate} of period 0"
+            text = f"Cohort {label} ({counted(r['size'], 'customer')}): revenue in {when} {r['value']:,.2f} = {rate} of period 0"
         self.query_one("#cohort-cell", Static).update(text)
 
     # -- actions ---------------------------------------------------------------------------

@@ -24,7 +24,7 @@ from shopper_tui.analytics.schema import TABLE_NAMES
 from shopper_tui.analytics.tables import WorkspaceFacts, table_preview, table_summary, workspace_facts
 from shopper_tui.doctor import HealthLine, workspace_health
 from shopper_tui.jobs import job_progress
-from shopper_tui.widgets import FrameTable, ShopperScreen
+from shopper_tui.widgets import FrameTable, ShopperScreen, counted
 
 if TYPE_CHECKING:
     import polars as pl
@@ -95,7 +95,7 @@ def live_text(status: WatchStatus | None) -> Text:
              + ", ".join(f"{t} {n:,}" for t, n in got.appended.items()))
     line("rows/min", f"{status.rows_per_minute:,.1f} · {status.total_rows:,} rows in {status.polls:,} polls")
     if status.reassigned:
-        line("segments", f"{status.reassigned:,} customers moved by the last new rows (trained model)")
+        line("segments", f"{counted(status.reassigned, 'customer')} moved by the last new rows (trained model)")
     for i, (stream, mark) in enumerate(sorted(status.watermarks.items())):
         line("watermark" if i == 0 else "", f"{stream}: {mark}")
     if status.error is not None:

@@ -33,7 +33,7 @@ from textual_fastdatatable import DataTable
 from shopper_tui.config import SENTIMENT_MODELS
 from shopper_tui.jobs import job_progress
 from shopper_tui.palette import PaletteCommands
-from shopper_tui.widgets import BarChart, FrameTable, ShopperScreen
+from shopper_tui.widgets import BarChart, FrameTable, ShopperScreen, counted
 
 from .review_detail import ReviewDetailScreen, ReviewFilter, ReviewFilterDialog
 
@@ -433,7 +433,7 @@ class ReviewsScreen(ShopperScreen):
     def _show_views(self, views: ReviewViews) -> None:
         self.views = views
         mix = views.mix
-        text = Text(f"{mix.reviews:,} reviews", style="bold")
+        text = Text(counted(mix.reviews, "review"), style="bold")
         if mix.average_rating is not None:
             text.append(f" · {mix.average_rating:.2f}★ avg ({mix.rated:,} rated)")
         for key in ("positive", "neutral", "negative"):
@@ -521,7 +521,7 @@ class ReviewsScreen(ShopperScreen):
         text = Text(f"{row['group']}", style="bold")
         if row.get("name"):
             text.append(f" {row['name']}", style="bold")
-        text.append(f" ({row['reviews']:,} reviews): ", style="dim")
+        text.append(f" ({counted(row['reviews'], 'review')}): ", style="dim")
         text.append(row["summary"] or "—")
         full.update(text)
 

@@ -32,7 +32,7 @@ from textual_fastdatatable import DataTable as GridTable
 from shopper_tui.jobs import job_progress
 from shopper_tui.models import SegmentChoice
 from shopper_tui.palette import PaletteCommands
-from shopper_tui.widgets import FrameTable, ShopperScreen
+from shopper_tui.widgets import FrameTable, ShopperScreen, counted
 
 from .customer import CustomerView
 
@@ -389,7 +389,7 @@ class SegmentsScreen(ShopperScreen):
         label = str(name[0]) if name.len() else str(segment_id)
         masked = "" if self._show_pii else " · names and emails masked"
         self.query_one("#cust-title", Label).update(
-            f"{label}: {frame.height:,} customers{masked} · enter: customer · esc: back"
+            f"{label}: {counted(frame.height, 'customer')}{masked} · enter: customer · esc: back"
         )
         slug = "".join(ch if ch.isalnum() else "_" for ch in label.lower()).strip("_")
         self.query_one("#customers-table", FrameTable).set_frame(frame, name=f"customers_{slug}")
@@ -429,7 +429,7 @@ class SegmentsScreen(ShopperScreen):
                     "from_segment_id", "to_segment_id", "moved_at")
         )
         self.query_one("#moved-title", Label).update(
-            f"{frame.height:,} customers placed in another segment by new data (trained model, no retraining) "
+            f"{counted(frame.height, 'customer')} placed in another segment by new data (trained model, no retraining) "
             "· enter: customer · esc: back")
         self.query_one("#moved-table", FrameTable).set_frame(frame, name="moved_customers")
 

@@ -33,6 +33,7 @@ from .jobs import JobEnded, JobProgressed, JobStarted, JobStatus, job_progress
 from .models import SegmentChoice
 from .palette import PaletteCommands
 from .watching import WatchMode, WatchStatus
+from .widgets.bar_chart import counted
 from .widgets.error_modal import ErrorModal
 
 if TYPE_CHECKING:
@@ -278,7 +279,7 @@ class ShopperApp(WatchMode, App[None]):
         self._moves_model = previous.model
         self.segmentation = updated
         self.moved_customers = merge_moves(None, moved, datetime.now()) if moved.height else None
-        self.notify(f"{moved.height:,} of {updated.labels.height:,} customers placed in another segment by the "
+        self.notify(f"{moved.height:,} of {counted(updated.labels.height, 'customer')} placed in another segment by the "
                     "new data (trained model, no retraining). Segments: v lists them; ctrl+p → Retrain now refits.",
                     title="Re-imported")
 

@@ -36,6 +36,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label
 
 from .jobs import job_progress
+from .widgets.bar_chart import counted
 
 if TYPE_CHECKING:
     from .analytics.segmentation import SegmentationResult
@@ -321,7 +322,7 @@ class WatchMode:
             app.notify(f"Trained: {result.k} segments, {result.labels.height:,} customers.", title="Retrain")
             return
         changed, compared = segments_changed(old.labels, result.labels)
-        app.notify(f"{changed:,} of {compared:,} customers changed segment ({result.k} segments).",
+        app.notify(f"{changed:,} of {counted(compared, 'customer')} changed segment ({result.k} segments).",
                    title="Retrained")
 
     # -- write-back ----------------------------------------------------------------------------

@@ -454,3 +454,9 @@ async def test_new_data_recomputes_each_screen_once(sample_settings: Settings) -
             await pilot.press(key)
             await pilot.pause()
         assert set(calls.values()) == {1}, calls
+
+
+def test_counts_read_in_the_right_number() -> None:
+    from shopper_tui.widgets import counted
+
+    assert [counted(n, "review") for n in (0, 1, 2, 1234)] == ["0 reviews", "1 review", "2 reviews", "1,234 reviews"]

@@ -96,7 +96,7 @@ def _reviews(args: argparse.Namespace) -> int:
                 raise ShopperError(f"No reviews for product '{args.product}'.")
         mix = sentiment_mix(rs)
         avg = f", average rating {mix.average_rating:.2f}" if mix.average_rating is not None else ""
-        print(f"{mix.reviews:,} reviews: {mix.share_positive:.0%} positive, {mix.share_neutral:.0%} neutral, "
+        print(f"{mix.reviews:,} review{'' if mix.reviews == 1 else 's'}: {mix.share_positive:.0%} positive, {mix.share_neutral:.0%} neutral, "
               f"{mix.share_negative:.0%} negative{avg}", file=sys.stderr)
         if args.by == "aspect":
             emit(aspect_table(rs), args)

@@ -22,10 +22,11 @@ __all__ = [
     "NamePrompt",
     "ShopperScreen",
     "compact_number",
+    "counted",
 ]
 
 _WHERE = {
-    "BarChart": "bar_chart", "compact_number": "bar_chart",
+    "BarChart": "bar_chart", "compact_number": "bar_chart", "counted": "bar_chart",
     "ErrorModal": "error_modal",
     "ExportDialog": "export_dialog", "ExportRequest": "export_dialog",
     "FilterBar": "frame_table", "FrameTable": "frame_table",
@@ -35,7 +36,7 @@ _WHERE = {
 }
 
 if TYPE_CHECKING:
-    from .bar_chart import BarChart, compact_number
+    from .bar_chart import BarChart, compact_number, counted
     from .error_modal import ErrorModal
     from .export_dialog import ExportDialog, ExportRequest
     from .frame_table import FilterBar, FrameTable

@@ -18,6 +18,11 @@ _EIGHTHS = " ▁▂▃▄▅▆▇█"
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
+def counted(n: int, noun: str) -> str:
+    """``1`` review, ``1,234`` reviews: the count with its noun in the right number."""
+    return f"{n:,} {noun}" if n == 1 else f"{n:,} {noun}s"
+
+
 def compact_number(value: float) -> str:
     """``1234`` → ``1.2k``, ``2_500_000`` → ``2.5M``; small numbers as integers."""
     size = abs(value)
