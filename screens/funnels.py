@@ -233,6 +233,7 @@ class FunnelsScreen(ShopperScreen):
     def __init__(self) -> None:
         super().__init__()
         self.result: FunnelResult | None = None
+        self.result_spec: FunnelSpec | None = None  # what the shown result was computed for
         self.examples: pl.DataFrame | None = None
         self.examples_for: dict[str, Any] | None = None
         self._saved_index = -1
@@ -352,6 +353,7 @@ class FunnelsScreen(ShopperScreen):
         if event.worker.group == "funnel":
             spec, result = event.worker.result  # type: ignore[misc]
             if spec == self.spec:
+                self.result_spec = spec
                 self._show_result(result)
         elif event.worker.group == "funnel-drops":
             where, frame = event.worker.result  # type: ignore[misc]
@@ -525,15 +527,19 @@ class FunnelsScreen(ShopperScreen):
             self.notify(f"Customer {customer} selected (Recommendations, key 4, follows it).", title="Customer")
 
     def _examples_for_row(self, row: dict[str, Any]) -> None:
-        ws, result = self.workspace, self.result
-        if ws is None or result is None:
+        ws, result, spec = self.workspace, self.result, self.result_spec
+        if ws is None or result is None or spec is None:
             return
         if row.get("drop_off") is None:
             self.notify("The last step has no drop-off; pick an earlier step.", severity="warning")
             return
         labels = None
-        if result.by == "segment" and self.app.segmentation is not None:  # type: ignore[attr-defined]
+        if result.by == "segment":
+            if self.app.segmentation is None:  # type: ignore[attr-defined]
+                self.notify("The segments are being trained again; try once they are back.", severity="warning")
+                return
             from shopper_tui.models import segment_labels
 
             labels = segment_labels(self.app.segmentation)  # type: ignore[attr-defined]
-        self.load_examples(ws, self.spec, labels, int(row["step_index"]), row.get("group") if result.by else None)
+        # the funnel the table shows, not a spec changed since (b pressed while it recomputes)
+        self.load_examples(ws, spec, labels, int(row["step_index"]), row.get("group") if result.by else None)

@@ -204,3 +204,25 @@ async def test_save_funnel_from_the_screen_survives_a_restart(settings: Settings
     assert Settings.from_env(env).funnels == {'[b]Late "buyers"': ["view", "purchase"], "cart": ["add_to_cart", "purchase"]}
     with pytest.raises(ShopperError, match="at least two steps"):
         save_funnel(again, "one", ["view"])
+
+
+@run_async
+async def test_dropped_examples_follow_the_funnel_shown_while_a_breakdown_waits(settings: Settings) -> None:
+    """b (segment) with no segments yet keeps the last funnel on screen while they train; enter
+    on a step lists that funnel's drop-offs, not an error about the missing segment labels."""
+    app = make_app(settings)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await _open_funnels(pilot)
+        ws = app.workspace
+        app.segmentation = None
+        app.request_segmentation = lambda *a, **k: None  # the segments are still training
+        await pilot.press("b")
+        await settle(pilot)
+        assert screen.spec.by == "segment" and screen.result.by is None
+        table = screen.query_one("#funnel-table")
+        table.data_table.focus()
+        await pilot.press("down", "enter")
+        await wait_for(pilot, lambda: screen.examples is not None)
+        assert screen.examples_for == {"at_step": 2, "step": "add_to_cart", "group": None}
+        expected = dropped_examples(ws, at_step=2, limit=200)
+        assert table.frame["session_id"].to_list() == expected["session_id"].to_list()
