@@ -41,11 +41,17 @@ an earlier poll are checked against the workspace's orders.
 
 The workspace must be opened with ``read_only=False`` — and, DuckDB allowing one writer, the
 same :class:`~.workspace.Workspace` object must serve the app's reads while watching.
-Change streams are not used: they need a replica set (a standalone server refuses them).
+
+**Change streams.** When the server offers them (a replica set; a standalone ``mongod``
+refuses them), :class:`ChangeFeed` listens on the watched collections and tells the app the
+moment documents arrive, so it polls at once instead of at the next interval. The poll still
+reads by watermark: a change reported twice, or one missed while the stream reconnects, costs
+nothing, and the interval timer stays as the safety net.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -67,8 +73,8 @@ if TYPE_CHECKING:
     from .segmentation import SegmentModel
     from .workspace import Workspace
 
-__all__ = ["WATERMARK_TABLE", "MAX_DOCUMENTS", "PollResult", "Watcher", "init_watermarks", "poll", "reassign",
-           "watermarks"]
+__all__ = ["WATERMARK_TABLE", "MAX_DOCUMENTS", "ChangeFeed", "PollResult", "Watcher", "init_watermarks", "poll",
+           "reassign", "watermarks"]
 
 WATERMARK_TABLE = "_watermarks"
 MAX_DOCUMENTS = 200_000  #: documents (or new file rows) read per stream and poll at most
@@ -640,3 +646,91 @@ class Watcher:
 
     def watermarks(self) -> dict[str, str]:
         return {s: _describe(st) for s, st in watermarks(self.ws).items()}
+
+
+class ChangeFeed:
+    """MongoDB change streams as a wake-up for watch mode.
+
+    :meth:`start` runs a daemon thread that opens a change stream on the database, filtered to
+    inserts, replacements and updates in the collections watch mode reads (transactions,
+    events or sessions, reviews), and calls ``on_change`` from that thread when documents
+    arrive: once a burst pauses (the stream waits up to half a second for more), and at most
+    every ``min_gap`` seconds while it goes on. A server that refuses change streams (code
+    40573: not a replica set) sets :attr:`state` to ``"unsupported"`` and the thread ends; a
+    lost connection sets ``"reconnecting"`` and the thread tries again every ``retry``
+    seconds. Errors never leave the thread.
+
+    Attributes:
+        state: "starting", "listening", "reconnecting", "unsupported" or "stopped".
+        detail: Why it is not listening (the URI's password masked), else None.
+        changes: Change events seen.
+        collections_watched: The collections the stream is filtered to.
+    """
+
+    def __init__(self, uri: str, *, on_change: Callable[[], None], collections: dict[str, str] | None = None,
+                 min_gap: float = 1.0, retry: float = 5.0, timeout_ms: int | None = None) -> None:
+        self.uri = uri
+        self.on_change = on_change
+        self.collections = collections
+        self.min_gap = min_gap
+        self.retry = retry
+        self.timeout_ms = timeout_ms
+        self.state = "starting"
+        self.detail: str | None = None
+        self.changes = 0
+        self.collections_watched: list[str] = []
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> ChangeFeed:
+        self._thread = threading.Thread(target=self._run, name="shopper-change-feed", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 2.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                if self._listen():
+                    break  # unsupported: nothing to retry
+            except Exception as exc:  # noqa: BLE001 - the feed only speeds polls up; it never breaks the app
+                self.state, self.detail = "reconnecting", mask_uri(str(exc).splitlines()[0])
+                self._stop.wait(self.retry)
+        if self.state != "unsupported":
+            self.state = "stopped"
+
+    def _listen(self) -> bool:
+        """Listen until stopped or the connection drops; True when change streams are refused."""
+        from pymongo.errors import OperationFailure
+
+        from .sources.mongo import _database, _Loader, _resolve
+
+        with _database(self.uri, timeout_ms=self.timeout_ms) as (db, _):
+            loader = _Loader(db, _resolve(db, self.uri, self.collections), _no_progress)
+            self.collections_watched = sorted({c for c, _ in _mongo_streams(loader).values()})
+            pipeline = [{"$match": {"operationType": {"$in": ["insert", "replace", "update"]},
+                                    "ns.coll": {"$in": self.collections_watched}}}]
+            try:
+                stream = db.watch(pipeline, max_await_time_ms=500)
+            except OperationFailure as exc:
+                if exc.code == 40573 or "replica set" in str(exc):
+                    self.state = "unsupported"
+                    self.detail = "the server offers no change streams (they need a replica set)"
+                    return True
+                raise
+            with stream:
+                self.state, self.detail = "listening", None
+                pending, last_call = False, 0.0
+                while not self._stop.is_set():
+                    change = stream.try_next()
+                    if change is not None:
+                        self.changes += 1
+                        pending = True
+                    if pending and (change is None or time.monotonic() - last_call >= self.min_gap):
+                        pending, last_call = False, time.monotonic()
+                        self.on_change()
+        return False

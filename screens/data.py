@@ -83,6 +83,8 @@ def live_text(status: WatchStatus | None) -> Text:
         out.append("Follow new rows with\n  shopper-tui --source FOLDER|mongodb://… --watch [--interval 30s]", style="dim")
         return out
     line("watch", f"every {status.interval:g} s · {status.source}")
+    if status.feed is not None:
+        line("", status.feed, "dim")
     if status.last_polled is None:
         line("last poll", "waiting for the first poll…", "dim")
     else:

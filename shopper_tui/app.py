@@ -170,6 +170,9 @@ class ShopperApp(WatchMode, App[None]):
             self.theme = settings.theme
 
     # -- start-up and the workspace ---------------------------------------------------------
+    def on_unmount(self) -> None:
+        self.stop_change_feed()  # watch mode's MongoDB change stream thread, if any
+
     async def on_mount(self) -> None:
         await self.switch_mode(SCREEN_MODES[0].name)
         # start the import after the first paint: its imports (Polars, DuckDB) would hold the GIL

@@ -8,7 +8,9 @@ How watch mode flows (``shopper-tui --source … --watch --interval 30s``):
    the same :class:`Workspace` serves every screen's reads) and records where watching starts
    (:func:`init_watermarks`).
 2. A timer ticks every interval; a tick starts one poll worker unless one is still running
-   or an import is under way (no overlap).
+   or an import is under way (no overlap). On a MongoDB server with change streams (a replica
+   set) a :class:`~shopper_tui.analytics.watch.ChangeFeed` also ticks the moment documents
+   arrive (a poll already running is followed by another at once).
 3. The worker polls (:class:`Watcher`), and when rows arrived and a segmentation is trained,
    places the affected customers with the trained model (:func:`reassign`, no retraining).
    It never raises: a failure (server down) becomes :attr:`WatchStatus.error` and the next
@@ -40,7 +42,7 @@ from .widgets.bar_chart import counted
 
 if TYPE_CHECKING:
     from .analytics.segmentation import SegmentationResult
-    from .analytics.watch import PollResult, Watcher
+    from .analytics.watch import ChangeFeed, PollResult, Watcher
     from .analytics.workspace import Workspace
     from .config import Settings
 
@@ -143,6 +145,7 @@ class WatchStatus:
     tail: pl.DataFrame | None = None
     reassigned: int = 0  #: customers whose segment changed by the last poll's reassignment
     total_rows: int = 0
+    feed: str | None = None  #: MongoDB change streams: how new rows are noticed (None for folders)
 
 
 @dataclass
@@ -217,6 +220,8 @@ class WatchMode:
     and ``watch_status`` this mixin sets."""
 
     _watcher: Watcher | None = None
+    _feed: ChangeFeed | None = None
+    _poll_again: bool = False
     _retrain_baseline: SegmentationResult | None = None
     _moves_model: object | None = None  #: the model the moved customers were placed with
     _retrain_pending: bool = False
@@ -231,6 +236,45 @@ class WatchMode:
 
         app.watch_status = WatchStatus(mask_uri(app.settings.source), app.settings.watch_interval)
         app.set_interval(app.settings.watch_interval, self._watch_tick, name="watch")
+        from .analytics.sources import source_kind
+
+        if source_kind(app.settings.source) == "mongodb":
+            from .analytics.watch import ChangeFeed
+
+            self._feed = ChangeFeed(app.settings.source, on_change=self._feed_changed,
+                                    collections=app.settings.collections or None,
+                                    timeout_ms=max(500, min(5000, int(app.settings.watch_interval * 1000)))).start()
+            app.watch_status = dataclasses.replace(app.watch_status, feed=self._feed_text())
+
+    def _feed_text(self) -> str | None:
+        feed = self._feed
+        if feed is None:
+            return None
+        if feed.state == "listening":
+            return "change stream: new documents are read as they arrive"
+        if feed.state == "unsupported":
+            return f"polling only: {feed.detail}"
+        if feed.state == "reconnecting":
+            return f"change stream reconnecting ({feed.detail}); polling meanwhile"
+        return f"change stream {feed.state}"
+
+    def _feed_changed(self) -> None:
+        """From the change feed's thread: documents arrived; poll now (on the UI thread)."""
+        app: Any = self
+        try:
+            app.call_from_thread(self._source_changed)
+        except RuntimeError:  # the app is closing
+            pass
+
+    def _source_changed(self) -> None:
+        if self._busy("watch"):
+            self._poll_again = True  # polled as soon as the running poll ends
+            return
+        self._watch_tick()
+
+    def stop_change_feed(self) -> None:
+        if self._feed is not None:
+            self._feed.stop(timeout=0)
 
     def _busy(self, group: str) -> bool:
         app: Any = self
@@ -265,9 +309,14 @@ class WatchMode:
 
     def on_watch_polled(self, message: WatchPolled) -> None:
         app: Any = self
-        old: WatchStatus = app.watch_status
         if not app.screen_stack:
             return  # the app is closing
+        if self._feed is not None:
+            app.watch_status = dataclasses.replace(app.watch_status, feed=self._feed_text())
+        if self._poll_again:  # documents arrived while this poll ran
+            self._poll_again = False
+            app.call_later(self._watch_tick)
+        old: WatchStatus = app.watch_status
         now = datetime.now().astimezone()
         w = message.watcher
         if message.error:

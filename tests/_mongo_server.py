@@ -24,7 +24,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
-__all__ = ["mongo_url", "free_port", "start_secantus", "stop", "url_with_database", "STARTUP_SECONDS"]
+__all__ = ["mongo_url", "mongo_replset_url", "free_port", "start_secantus", "stop", "url_with_database",
+           "STARTUP_SECONDS"]
 
 STARTUP_SECONDS = 20.0
 
@@ -56,8 +57,10 @@ def _answers_ping(url: str) -> bool:
         client.close()
 
 
-def start_secantus(*extra: str, timeout: float = STARTUP_SECONDS) -> tuple[subprocess.Popen[bytes], str, Path]:
+def start_secantus(*extra: str, timeout: float = STARTUP_SECONDS,
+                   standalone: bool = True) -> tuple[subprocess.Popen[bytes], str, Path]:
     """Start ``python -m secantus`` on a free loopback port; wait until it answers ``ping``.
+    ``standalone=False`` starts it as a single-node replica set, which offers change streams.
 
     Returns:
         The process, its URL (no database) and the file holding its output.
@@ -68,7 +71,7 @@ def start_secantus(*extra: str, timeout: float = STARTUP_SECONDS) -> tuple[subpr
     port = free_port()
     log = Path(tempfile.mkstemp(prefix="secantus-", suffix=".log")[1])
     cmd = [sys.executable, "-m", "secantus", "--host", "127.0.0.1", "--port", str(port),
-           "--storage-path", ":memory:", "--standalone", *extra]
+           "--storage-path", ":memory:", *(["--standalone"] if standalone else []), *extra]
     with log.open("wb") as out:
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     url = f"mongodb://127.0.0.1:{port}"
@@ -107,6 +110,22 @@ def mongo_url() -> Iterator[str]:
         yield external
         return
     proc, url, log = start_secantus()
+    try:
+        yield url
+    finally:
+        stop(proc)
+        log.unlink(missing_ok=True)
+
+
+@pytest.fixture(scope="session")
+def mongo_replset_url() -> Iterator[str]:
+    """URL of a server with change streams (a replica set): ``MONGODB_URL`` when set (tests
+    skip if it turns out to be standalone), else SecantusDB started as a one-node replica set."""
+    external = os.environ.get("MONGODB_URL", "").strip()
+    if external:
+        yield external
+        return
+    proc, url, log = start_secantus(standalone=False)
     try:
         yield url
     finally:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from _mongo_server import mongo_db, mongo_url  # noqa: F401
+from _mongo_server import mongo_db, mongo_replset_url, mongo_url  # noqa: F401
 
 
 @pytest.fixture(autouse=True)

@@ -234,3 +234,106 @@ def test_refusals(sample: SampleData, tmp_path: Path) -> None:
         poll(ws, folder)
     with Workspace(result.path, read_only=False) as ws, pytest.raises(ShopperError, match="MongoDB database or a folder"):
         poll(ws, "sample")
+
+
+# -- change streams ---------------------------------------------------------------------------
+
+def _wait(predicate, seconds: float) -> bool:  # noqa: ANN001
+    import time
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return predicate()
+
+
+def test_change_feed_calls_at_once_for_watched_collections(sample: SampleData, mongo_replset_url: str) -> None:
+    import threading
+
+    from shopper_tui.analytics.watch import ChangeFeed
+
+    name = f"feed_{uuid.uuid4().hex[:8]}"
+    uri = url_with_database(mongo_replset_url, name)
+    client = MongoClient(mongo_replset_url)
+    db = client[name]
+    _store(db, to_documents(sample.tables))
+    calls: list[float] = []
+    woke = threading.Event()
+
+    def on_change() -> None:
+        calls.append(0.0)
+        woke.set()
+
+    feed = ChangeFeed(uri, on_change=on_change).start()
+    try:
+        assert _wait(lambda: feed.state in ("listening", "unsupported"), 15), feed.state
+        if feed.state == "unsupported":
+            pytest.skip("MONGODB_URL is a standalone server: no change streams to test")
+        assert feed.collections_watched == ["reviews", "sessions", "transactions"]
+        db.segments.insert_one({"segment_id": 1})  # not a watched collection: no call
+        assert not woke.wait(1.5)
+        db.sessions.insert_many(_new_sessions(300, 5))  # one burst of 300 documents
+        assert woke.wait(5), "no call within 5 s of the insert"
+        assert _wait(lambda: feed.changes == 300, 5), feed.changes
+        assert 1 <= len(calls) <= 3  # a burst is one call (or a few, at most one per second)
+    finally:
+        feed.stop()
+        client.drop_database(name)
+        client.close()
+    assert feed.state == "stopped"
+
+
+def test_change_feed_on_a_standalone_server_says_polling_only(sample: SampleData,
+                                                              mongo_db: tuple[str, Database]) -> None:
+    from shopper_tui.analytics.watch import ChangeFeed
+
+    uri, db = mongo_db
+    _store(db, to_documents(sample.tables))
+    feed = ChangeFeed(uri, on_change=lambda: None).start()
+    try:
+        assert _wait(lambda: feed.state in ("listening", "unsupported"), 15), feed.state
+        if feed.state == "listening":
+            pytest.skip("MONGODB_URL is a replica set: change streams are offered")
+        assert feed.state == "unsupported" and "replica set" in feed.detail
+        assert _wait(lambda: not feed._thread.is_alive(), 5)  # nothing left running
+    finally:
+        feed.stop()
+
+
+def test_change_feed_names_a_stopped_server_and_comes_back(sample: SampleData, tmp_path: Path) -> None:
+    """The server goes away: the feed says it is reconnecting and why, and listens again once
+    the server is back on the same port and storage."""
+    import subprocess
+    import sys
+
+    from _mongo_server import _answers_ping, free_port
+
+    from shopper_tui.analytics.watch import ChangeFeed
+
+    port, storage = free_port(), tmp_path / "store"
+
+    def server() -> subprocess.Popen[bytes]:
+        proc = subprocess.Popen([sys.executable, "-m", "secantus", "--host", "127.0.0.1", "--port", str(port),
+                                 "--storage-path", str(storage)], stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+        assert _wait(lambda: _answers_ping(f"mongodb://127.0.0.1:{port}"), 20)
+        return proc
+
+    proc = server()
+    client = MongoClient(f"mongodb://127.0.0.1:{port}")
+    _store(client["shop"], to_documents(sample.tables))
+    client.close()
+    feed = ChangeFeed(f"mongodb://127.0.0.1:{port}/shop", on_change=lambda: None, retry=0.5, timeout_ms=500)
+    try:
+        feed.start()
+        assert _wait(lambda: feed.state == "listening", 15), (feed.state, feed.detail)
+        stop(proc)
+        assert _wait(lambda: feed.state == "reconnecting", 15), feed.state
+        assert feed.detail and f"127.0.0.1:{port}" in feed.detail
+        proc = server()
+        assert _wait(lambda: feed.state == "listening", 20), (feed.state, feed.detail)
+    finally:
+        feed.stop()
+        stop(proc)

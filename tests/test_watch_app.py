@@ -125,6 +125,7 @@ async def test_watch_mongo_arrivals_stop_and_resume(sample: SampleData, tmp_path
             assert str(table.get_cell("events", "rows")) == f"{counts['events']:,}"  # reloaded in place
             live = str(screen.query_one("#live-status", Static).render())
             assert "events 500" in live and "watermark" in live and "sessions: _id" in live
+            assert "polling only: the server offers no change streams" in live  # standalone secantus
             tail = screen.query_one("#live-tail", FrameTable).frame
             assert tail.height == 20 and set(tail["customer_id"]) == {"C000003"}
             health = str(screen.query_one("#live-health", Static).render())
@@ -354,3 +355,38 @@ async def test_reimport_falls_back_to_training_when_placing_fails(sample: Sample
         await wait_for(pilot, lambda: app.segmentation is not None and app.segmentation.model is not model, timeout=90)
         assert not any(isinstance(s, ErrorModal) for s in app.screen_stack)
         assert "CRE2" in app.segmentation.labels["customer_id"].to_list()
+
+
+@run_async
+async def test_watch_mongo_change_stream_brings_rows_before_the_interval(sample: SampleData, tmp_path: Path,
+                                                                          mongo_replset_url: str) -> None:
+    """On a replica set the change stream wakes the app: 500 new events are in the workspace
+    within seconds although the polling interval is two minutes."""
+    name = f"live_{uuid.uuid4().hex[:8]}"
+    uri = url_with_database(mongo_replset_url, name)
+    client: MongoClient = MongoClient(uri, serverSelectionTimeoutMS=5000)
+    _store(client[name], to_documents(sample.tables))
+    settings = Settings.from_env(source=uri, data_dir=tmp_path / "data", watch=True, watch_interval=120)
+    app = make_app(settings)
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_for(pilot, lambda: app.workspace is not None and app._feed is not None)
+            await wait_for(pilot, lambda: app._feed.state in ("listening", "unsupported"), timeout=20)
+            if app._feed.state == "unsupported":
+                pytest.skip("MONGODB_URL is a standalone server: no change streams to test")
+            base = app.workspace.row_counts()["events"]
+            started = time.monotonic()
+            client[name].sessions.insert_many(_sessions("SFEED", 100, 5, "C000003"))  # 500 events
+            await wait_for(pilot, lambda: app.watch_status.total_rows >= 500, timeout=20)
+            assert time.monotonic() - started < 20  # the interval alone would take 120 s
+            assert app.workspace.row_counts()["events"] == base + 500
+            await pilot.press("9")
+            await settle(pilot)
+            await pilot.press("l")
+            await settle(pilot)
+            live = str(app.screen.query_one("#live-status", Static).render())
+            assert "change stream: new documents are read as they arrive" in live
+    finally:
+        client.drop_database(name)
+        client.close()
+    assert app._feed.state == "stopped"  # the app stopped it on exit
