@@ -668,9 +668,11 @@ class ChangeFeed:
     """
 
     def __init__(self, uri: str, *, on_change: Callable[[], None], collections: dict[str, str] | None = None,
-                 min_gap: float = 1.0, retry: float = 5.0, timeout_ms: int | None = None) -> None:
+                 min_gap: float = 1.0, retry: float = 5.0, timeout_ms: int | None = None,
+                 on_state: Callable[[], None] | None = None) -> None:
         self.uri = uri
         self.on_change = on_change
+        self.on_state = on_state  #: called (from the feed's thread) when :attr:`state` changes
         self.collections = collections
         self.min_gap = min_gap
         self.retry = retry
@@ -681,6 +683,12 @@ class ChangeFeed:
         self.collections_watched: list[str] = []
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+
+    def _set(self, state: str, detail: str | None = None) -> None:
+        changed = (state, detail) != (self.state, self.detail)
+        self.state, self.detail = state, detail
+        if changed and self.on_state is not None:
+            self.on_state()
 
     def start(self) -> ChangeFeed:
         self._thread = threading.Thread(target=self._run, name="shopper-change-feed", daemon=True)
@@ -698,10 +706,10 @@ class ChangeFeed:
                 if self._listen():
                     break  # unsupported: nothing to retry
             except Exception as exc:  # noqa: BLE001 - the feed only speeds polls up; it never breaks the app
-                self.state, self.detail = "reconnecting", mask_uri(str(exc).splitlines()[0])
+                self._set("reconnecting", mask_uri(str(exc).splitlines()[0]))
                 self._stop.wait(self.retry)
         if self.state != "unsupported":
-            self.state = "stopped"
+            self._set("stopped")
 
     def _listen(self) -> bool:
         """Listen until stopped or the connection drops; True when change streams are refused."""
@@ -718,12 +726,11 @@ class ChangeFeed:
                 stream = db.watch(pipeline, max_await_time_ms=500)
             except OperationFailure as exc:
                 if exc.code == 40573 or "replica set" in str(exc):
-                    self.state = "unsupported"
-                    self.detail = "the server offers no change streams (they need a replica set)"
+                    self._set("unsupported", "the server offers no change streams (they need a replica set)")
                     return True
                 raise
             with stream:
-                self.state, self.detail = "listening", None
+                self._set("listening")
                 pending, last_call = False, 0.0
                 while not self._stop.is_set():
                     change = stream.try_next()

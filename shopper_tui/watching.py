@@ -149,6 +149,13 @@ class WatchStatus:
 
 
 @dataclass
+class FeedNotice(Message):
+    """The change feed saw new documents (``changed``) or changed state (listening, refused …)."""
+
+    changed: bool
+
+
+@dataclass
 class WatchPolled(Message):
     """A poll finished (``result`` None when it failed: ``error`` says why)."""
 
@@ -241,7 +248,7 @@ class WatchMode:
         if source_kind(app.settings.source) == "mongodb":
             from .analytics.watch import ChangeFeed
 
-            self._feed = ChangeFeed(app.settings.source, on_change=self._feed_changed,
+            self._feed = ChangeFeed(app.settings.source, on_change=self._feed_changed, on_state=self._feed_state,
                                     collections=app.settings.collections or None,
                                     timeout_ms=max(500, min(5000, int(app.settings.watch_interval * 1000)))).start()
             app.watch_status = dataclasses.replace(app.watch_status, feed=self._feed_text())
@@ -251,7 +258,7 @@ class WatchMode:
         if feed is None:
             return None
         if feed.state == "listening":
-            return "change stream: new documents are read as they arrive"
+            return "change stream: new rows read at once"
         if feed.state == "unsupported":
             return f"polling only: {feed.detail}"
         if feed.state == "reconnecting":
@@ -260,11 +267,19 @@ class WatchMode:
 
     def _feed_changed(self) -> None:
         """From the change feed's thread: documents arrived; poll now (on the UI thread)."""
+        self.post_message(FeedNotice(changed=True))  # type: ignore[attr-defined]  # thread-safe, never blocks
+
+    def _feed_state(self) -> None:
+        """From the change feed's thread: it started listening, lost the server or was refused."""
+        self.post_message(FeedNotice(changed=False))  # type: ignore[attr-defined]
+
+    def on_feed_notice(self, message: FeedNotice) -> None:
         app: Any = self
-        try:
-            app.call_from_thread(self._source_changed)
-        except RuntimeError:  # the app is closing
-            pass
+        if not app.screen_stack or self._feed is None:
+            return  # the app is closing
+        app.watch_status = dataclasses.replace(app.watch_status, feed=self._feed_text())
+        if message.changed:
+            self._source_changed()
 
     def _source_changed(self) -> None:
         if self._busy("watch"):
