@@ -108,10 +108,14 @@ def ping_mongo(uri: str) -> tuple[bool, str]:
             client.admin.command("ping")
             rtt_ms = 1000 * (time.perf_counter() - started)
             info = client.server_info()
+            hello = client.admin.command("hello")
         finally:
             client.close()
+        # watch mode's change streams need a replica set (or a sharded cluster's mongos)
+        streams = ("change streams: yes" if hello.get("setName") or hello.get("msg") == "isdbgrid"
+                   else "change streams: no (a standalone server; watch mode polls)")
         return True, (f"reachable, server {info.get('version', '?')}, connect + ping {connect_ms:.0f} ms, "
-                      f"round trip {rtt_ms:.1f} ms")
+                      f"round trip {rtt_ms:.1f} ms, {streams}")
     except Exception as exc:  # noqa: BLE001 - any driver failure is a finding here
         message = mask_uri(str(exc).splitlines()[0])[:200]
         return False, f"NOT REACHABLE: {type(exc).__name__}: {message}"

@@ -337,3 +337,14 @@ def test_change_feed_names_a_stopped_server_and_comes_back(sample: SampleData, t
     finally:
         feed.stop()
         stop(proc)
+
+
+def test_doctor_says_whether_the_server_offers_change_streams(mongo_url: str, mongo_replset_url: str) -> None:
+    from shopper_tui.doctor import ping_mongo
+
+    if mongo_url == mongo_replset_url:
+        pytest.skip("MONGODB_URL serves both: one server cannot be standalone and a replica set")
+    ok, line = ping_mongo(url_with_database(mongo_url, "shop"))
+    assert ok and "change streams: no (a standalone server; watch mode polls)" in line
+    ok, line = ping_mongo(url_with_database(mongo_replset_url, "shop"))
+    assert ok and line.endswith("change streams: yes")
