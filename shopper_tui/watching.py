@@ -250,8 +250,13 @@ class WatchMode:
 
             self._feed = ChangeFeed(app.settings.source, on_change=self._feed_changed, on_state=self._feed_state,
                                     collections=app.settings.collections or None,
-                                    timeout_ms=max(500, min(5000, int(app.settings.watch_interval * 1000)))).start()
+                                    timeout_ms=self._source_timeout_ms()).start()
             app.watch_status = dataclasses.replace(app.watch_status, feed=self._feed_text())
+
+    def _source_timeout_ms(self) -> int:
+        """How long a poll or the change feed waits for the server: the interval, 0.5–5 s."""
+        app: Any = self
+        return max(500, min(5000, int(app.settings.watch_interval * 1000)))
 
     def _feed_text(self) -> str | None:
         feed = self._feed
@@ -309,7 +314,7 @@ class WatchMode:
         app: Any = self
         if self._watcher is None or self._watcher.ws is not ws:
             self._watcher = Watcher(ws, app.settings.source, collections=app.settings.collections or None,
-                                    timeout_ms=max(500, min(5000, int(app.settings.watch_interval * 1000))))
+                                    timeout_ms=self._source_timeout_ms())
         watcher = self._watcher
         updated, moved, error = None, _NO_MOVES, None
         try:

@@ -36,6 +36,15 @@ def _screen(app) -> RecommendationsScreen:
     return screen
 
 
+async def _open_trained(pilot) -> RecommendationsScreen:  # noqa: ANN001
+    """Show Recommendations and wait until its first recommendations are on screen."""
+    await wait_for(pilot, lambda: pilot.app.workspace is not None)
+    await pilot.press("4")
+    screen = _screen(pilot.app)
+    await wait_for(pilot, lambda: screen.recs is not None, timeout=90)
+    return screen
+
+
 def _check_against_engine(screen: RecommendationsScreen, **kwargs) -> pl.DataFrame:
     """The table shows exactly what recommend() returns on the same model; shares sum to 100."""
     expected = recommend(screen.model, screen.customer, n=10, weights=screen.weights, **kwargs).items
@@ -158,10 +167,7 @@ async def test_pick_customer_reasons_session_and_evaluation(rec_settings: Settin
 async def test_cold_start_and_following_the_selected_customer(rec_settings: Settings) -> None:
     app = make_app(rec_settings)
     async with app.run_test(size=SIZE) as pilot:
-        await wait_for(pilot, lambda: app.workspace is not None)
-        await pilot.press("4")
-        screen = _screen(app)
-        await wait_for(pilot, lambda: screen.recs is not None, timeout=90)
+        screen = await _open_trained(pilot)
         await settle(pilot)
 
         await pilot.press("n")
@@ -200,10 +206,7 @@ def test_reasons_and_picker_text_are_literal() -> None:
 async def test_new_rows_keep_the_model_until_retrain(rec_settings: Settings) -> None:
     app = make_app(rec_settings)
     async with app.run_test(size=SIZE) as pilot:
-        await wait_for(pilot, lambda: app.workspace is not None)
-        await pilot.press("4")
-        screen = _screen(app)
-        await wait_for(pilot, lambda: screen.recs is not None, timeout=90)
+        screen = await _open_trained(pilot)
         model = screen.model
         app.data_version += 1  # what watch mode does when rows arrive
         await pilot.pause()

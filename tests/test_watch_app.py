@@ -183,10 +183,7 @@ async def test_watch_folder_reassigns_and_keeps_preview_filter(sample: SampleDat
         shown = preview.view.height
         model = app.segmentation.model
         version = app.data_version
-        _append_rows(folder, "orders", pl.DataFrame({"order_id": ["OLIVE1"], "customer_id": ["CLIVE1"], "ts": [T_NEW],
-                                                     "channel": ["web"], "status": ["completed"]}))
-        _append_rows(folder, "order_items", pl.DataFrame({"order_id": ["OLIVE1"], "product_id": ["P00002"],
-                                                          "quantity": [3], "unit_price": [25.0]}))
+        _append_order(folder, "OLIVE1", "CLIVE1", quantity=3)
         await wait_for(pilot, lambda: app.data_version > version and app.watch_status.total_rows >= 3, timeout=20)
         await settle(pilot)
         assert app.workspace.row_counts()["orders"] == sample.tables["orders"].height + 1
@@ -215,6 +212,14 @@ async def test_watch_folder_reassigns_and_keeps_preview_filter(sample: SampleDat
         await settle(pilot)
         assert app.screen is overview
         assert overview.query_one("#kpi-orders", KpiCard).value_text == f"{orders_before + 1:,}"
+
+
+def _append_order(folder: Path, order_id: str, customer_id: str, *, quantity: int) -> None:
+    """One completed web order at T_NEW with one line of P00002 at 25.0."""
+    _append_rows(folder, "orders", pl.DataFrame({"order_id": [order_id], "customer_id": [customer_id], "ts": [T_NEW],
+                                                 "channel": ["web"], "status": ["completed"]}))
+    _append_rows(folder, "order_items", pl.DataFrame({"order_id": [order_id], "product_id": ["P00002"],
+                                                      "quantity": [quantity], "unit_price": [25.0]}))
 
 
 def _append_rows(folder: Path, table: str, frame: pl.DataFrame) -> None:
@@ -302,10 +307,7 @@ async def test_reimport_places_customers_with_the_trained_model(sample: SampleDa
         await wait_for(pilot, lambda: app.segmentation is not None, timeout=60)
         await settle(pilot)
         model, before = app.segmentation.model, app.segmentation.labels
-        _append_rows(folder, "orders", pl.DataFrame({"order_id": ["ORE1"], "customer_id": ["CRE1"], "ts": [T_NEW],
-                                                     "channel": ["web"], "status": ["completed"]}))
-        _append_rows(folder, "order_items", pl.DataFrame({"order_id": ["ORE1"], "product_id": ["P00002"],
-                                                          "quantity": [3], "unit_price": [25.0]}))
+        _append_order(folder, "ORE1", "CRE1", quantity=3)
         old_ws = app.workspace
         app.action_reimport()
         await wait_for(pilot, lambda: app.workspace is not None and app.workspace is not old_ws, timeout=60)
@@ -345,10 +347,7 @@ async def test_reimport_falls_back_to_training_when_placing_fails(sample: Sample
         await wait_for(pilot, lambda: app.segmentation is not None, timeout=60)
         model = app.segmentation.model
         monkeypatch.setattr(watch_module, "reassign", broken)
-        _append_rows(folder, "orders", pl.DataFrame({"order_id": ["ORE2"], "customer_id": ["CRE2"], "ts": [T_NEW],
-                                                     "channel": ["web"], "status": ["completed"]}))
-        _append_rows(folder, "order_items", pl.DataFrame({"order_id": ["ORE2"], "product_id": ["P00002"],
-                                                          "quantity": [1], "unit_price": [25.0]}))
+        _append_order(folder, "ORE2", "CRE2", quantity=1)
         old_ws = app.workspace
         app.action_reimport()
         await wait_for(pilot, lambda: app.workspace is not None and app.workspace is not old_ws, timeout=60)
