@@ -14,6 +14,7 @@ the single-writer lock.
 
 from __future__ import annotations
 
+import io
 import os
 import pickle
 import shutil
@@ -26,6 +27,23 @@ import polars as pl
 __all__ = ["ArtifactCache"]
 
 T = TypeVar("T")
+
+
+def _frame_from_ipc(data: bytes) -> pl.DataFrame:
+    return pl.read_ipc(io.BytesIO(data))
+
+
+class _Pickler(pickle.Pickler):
+    """Pickles Polars frames as Arrow IPC bytes. Polars' own pickling held the GIL for 0.1-0.2 s
+    on a 200 k x 34 feature frame, which froze the UI at the end of every segmentation; the IPC
+    writer lets the event loop run (benchmarks/run.py, "UI gap while training")."""
+
+    def reducer_override(self, obj: object) -> object:
+        if isinstance(obj, pl.DataFrame):
+            buffer = io.BytesIO()
+            obj.write_ipc(buffer, compression="uncompressed")
+            return _frame_from_ipc, (buffer.getvalue(),)
+        return NotImplemented
 
 
 class ArtifactCache:
@@ -99,7 +117,7 @@ class ArtifactCache:
         """Store an object (pickled); False (nothing stored) when the disk refused."""
         def write(p: Path) -> None:
             with p.open("wb") as fh:
-                pickle.dump(obj, fh, protocol=pickle.HIGHEST_PROTOCOL)
+                _Pickler(fh, protocol=pickle.HIGHEST_PROTOCOL).dump(obj)
 
         return self._write(self._path(key, version, "pkl"), write)
 

@@ -356,6 +356,57 @@ async def test_escape_cancels_a_running_job(sample_settings: Settings) -> None:
         assert not isinstance(app.screen, ErrorModal)
 
 
+@run_async
+async def test_job_progress_refreshes_the_footer_only_when_a_job_starts_and_ends(sample_settings: Settings) -> None:
+    """Each bindings refresh rebuilds the Footer (~0.1 s at 120 columns on a big screen); fifty
+    progress reports must not rebuild it fifty times, yet "esc cancel" must come and go."""
+    app = _app(sample_settings)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.workspace is not None)
+        await settle(pilot)
+        screen = app.screen
+        refreshes = []
+        original = screen.refresh_bindings
+        screen.refresh_bindings = lambda: (refreshes.append(app.job_status is not None), original())[1]
+
+        def reporting(progress):
+            for i in range(50):
+                progress(f"step {i}", i / 50)
+                time.sleep(0.002)
+            return "done"
+
+        worker = run_job(screen, "Reporting job", reporting)
+        await wait_for(pilot, lambda: worker.state is WorkerState.SUCCESS and app.job_status is None)
+        await settle(pilot)
+        assert refreshes == [True, False]  # on when it started, off when it ended
+        assert app.check_action("cancel_job", ()) is False
+
+
+@run_async
+async def test_first_visit_does_not_restyle_the_app(sample_settings: Settings) -> None:
+    """Every screen's stylesheet is read at start-up and a new screen counts as styled, so a
+    first visit re-parses no stylesheet (it re-parsed everything twice, 0.1-0.2 s at scale).
+    Guards a private Textual attribute (``_css_update_count``) set in ``app._styled_as_current``."""
+    app = _app(sample_settings)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.workspace is not None)
+        await settle(pilot)
+        for mode in SCREEN_MODES[1:]:
+            for path in mode.load().css_path:  # each screen's own file is already in the stylesheet
+                assert app.stylesheet.has_source(str(path)), (mode.name, path)
+        reparsed = []
+        original = app.stylesheet.reparse
+        app.stylesheet.reparse = lambda: (reparsed.append(app.current_mode), original())[1]
+        for key in ("9", "2", "6", "1"):
+            await pilot.press(key)
+            await settle(pilot)
+        assert app.current_mode == "overview"
+        assert reparsed == []
+        app.theme = "textual-light" if app.current_theme.dark else "textual-dark"  # a theme change still restyles
+        await settle(pilot)
+        assert reparsed
+
+
 class _TableApp(App[None]):
     def __init__(self, frame: pl.DataFrame) -> None:
         super().__init__()

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 import polars as pl
@@ -34,3 +36,28 @@ def test_corrupt_artifact_is_a_miss(tmp_path: Path) -> None:
     assert cache.load_object("model", version=1) is None
     assert not path.exists()
     assert cache.get_or_compute("model", lambda: {"w": [2.0]}, version=1) == {"w": [2.0]}
+
+
+@dataclass
+class _Result:
+    labels: pl.DataFrame
+    notes: list[str]
+
+
+def test_frames_inside_objects_come_back_equal(tmp_path: Path) -> None:
+    """Frames inside a pickled object are stored as Arrow IPC (Polars' own pickling held the GIL
+    long enough to freeze the UI); they must come back with the same values, dtypes and order."""
+    labels = pl.DataFrame({
+        "customer_id": ["C1", "C2", None],
+        "segment_id": pl.Series([2, 0, 1], dtype=pl.Int32),
+        "probability": [0.25, 1.0, float("nan")],
+        "first": [date(2024, 1, 31), None, date(2023, 12, 1)],
+        "tags": pl.Series(["a", "b", "a"], dtype=pl.Categorical),
+    })
+    cache = ArtifactCache(tmp_path, "shop", "fp")
+    assert cache.save_object("seg", {"result": _Result(labels, ["k = 2"])}, version=1)
+    assert b"_frame_from_ipc" in cache.entries()[0].read_bytes()
+    back = cache.load_object("seg", version=1)["result"]
+    assert back.notes == ["k = 2"]
+    assert back.labels.schema == labels.schema
+    assert back.labels.equals(labels)  # nulls and NaN included
