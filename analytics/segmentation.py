@@ -76,6 +76,7 @@ __all__ = [
     "SegmentationResult",
     "segment",
     "assign",
+    "with_members",
 ]
 
 METHODS = ("rfm", "kmeans", "hdbscan", "gmm")
@@ -466,6 +467,37 @@ def _summarise(
         .sort(pl.col("segment_id") == NOISE_ID, "segment_id")
     )
     return segments, profile
+
+
+def with_members(result: SegmentationResult, labels: pl.DataFrame,
+                 features: pl.DataFrame | None = None) -> SegmentationResult:
+    """``result`` with new members: ``labels`` replace its labels, the rows of ``features``
+    (recomputed on newer data, e.g. by :func:`.watch.reassign`) replace those customers' rows
+    of ``features_frame``, and sizes, shares, buyers, R/F/M means, revenue shares, top
+    categories, personas and the profile are recomputed. Names stay the trained model's; a
+    segment left without members keeps its row with zero counts and no means.
+    """
+    import dataclasses
+
+    frame = result.features_frame
+    if features is not None and not features.is_empty():
+        fresh = features.select(
+            pl.col(c).cast(t) if c in features.columns else pl.lit(None, dtype=t).alias(c)
+            for c, t in frame.schema.items()
+        )
+        frame = pl.concat([frame.join(fresh.select("customer_id"), on="customer_id", how="anti"), fresh])
+    names = {int(i): str(n) for i, n in result.segments.select("segment_id", "name").iter_rows()}
+    segments, profile = _summarise(frame, labels, fixed_names=names)
+    empty = result.segments.join(segments.select("segment_id"), on="segment_id", how="anti")
+    if not empty.is_empty():
+        empty = empty.with_columns(
+            pl.lit(0, dtype=pl.Int64).alias("size"), pl.lit(0.0).alias("share"), pl.lit(0, dtype=pl.Int64).alias("buyers"),
+            pl.lit(None, dtype=pl.Float64).alias("mean_recency_days"), pl.lit(None, dtype=pl.Float64).alias("mean_orders"),
+            pl.lit(None, dtype=pl.Float64).alias("mean_spend"), pl.lit(0.0).alias("revenue_share"),
+            pl.lit([], dtype=pl.List(pl.String())).alias("top_categories"),
+        ).select(segments.columns).cast(segments.schema)
+        segments = pl.concat([segments, empty]).sort(pl.col("segment_id") == NOISE_ID, "segment_id")
+    return dataclasses.replace(result, labels=labels, segments=segments, profile=profile, features_frame=frame)
 
 
 def assign(model: SegmentModel, new_customer_features: pl.DataFrame) -> pl.DataFrame:

@@ -74,7 +74,7 @@ if TYPE_CHECKING:
     from .workspace import Workspace
 
 __all__ = ["WATERMARK_TABLE", "MAX_DOCUMENTS", "ChangeFeed", "PollResult", "Watcher", "init_watermarks", "poll",
-           "reassign", "watermarks"]
+           "reassign", "reassign_with_features", "watermarks"]
 
 WATERMARK_TABLE = "_watermarks"
 MAX_DOCUMENTS = 200_000  #: documents (or new file rows) read per stream and poll at most
@@ -585,6 +585,13 @@ def reassign(ws: Workspace, model: SegmentModel, customers: Iterable[str], *,
     Returns:
         customer_id, segment_id, probability.
     """
+    return reassign_with_features(ws, model, customers, observation_end=observation_end)[0]
+
+
+def reassign_with_features(ws: Workspace, model: SegmentModel, customers: Iterable[str], *,
+                           observation_end: date | datetime | str | None = None) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """:func:`reassign`, also returning the recomputed features of the placed customers (for
+    :func:`.segmentation.with_members`, which recomputes the segments' statistics)."""
     from .features import RFM_FEATURES, customer_features
     from .segmentation import assign
 
@@ -592,7 +599,7 @@ def reassign(ws: Workspace, model: SegmentModel, customers: Iterable[str], *,
     buyers_only = model.method == "rfm" or set(model.feature_names) <= set(RFM_FEATURES)
     feats = customer_features(ws, which="both", observation_end=observation_end, include_non_buyers=not buyers_only)
     feats = feats.filter(pl.col("customer_id").is_in(ids.implode()))
-    return assign(model, feats)
+    return assign(model, feats), feats
 
 
 class Watcher:

@@ -329,14 +329,14 @@ class ShopperApp(WatchMode, App[None]):
 
         import polars as pl
 
-        from .analytics.watch import reassign
+        from .analytics.watch import reassign_with_features
         from .watching import apply_assignments
 
         job_progress("Placing customers in the trained segments")("features of every customer", None)
         ids = ws.sql("SELECT customer_id FROM customers").get_column("customer_id")
-        assigned = reassign(ws, previous.model, ids.to_list())
+        assigned, features = reassign_with_features(ws, previous.model, ids.to_list())
         kept = previous.labels.filter(pl.col("customer_id").is_in(assigned.get_column("customer_id").implode()))
-        updated, moved = apply_assignments(dataclasses.replace(previous, labels=kept), assigned)
+        updated, moved = apply_assignments(dataclasses.replace(previous, labels=kept), assigned, features)
         return ws, previous, updated, moved
 
     def _reassigned(self, ws: Workspace, previous: SegmentationResult, updated: SegmentationResult,

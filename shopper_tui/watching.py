@@ -59,9 +59,12 @@ def start_watching(ws: Workspace, settings: Settings) -> dict[str, str]:
     return init_watermarks(ws, settings.source, collections=settings.collections or None, timeout_ms=5000)
 
 
-def apply_assignments(result: SegmentationResult, assigned: pl.DataFrame) -> tuple[SegmentationResult, pl.DataFrame]:
+def apply_assignments(result: SegmentationResult, assigned: pl.DataFrame,
+                      features: pl.DataFrame | None = None) -> tuple[SegmentationResult, pl.DataFrame]:
     """``result`` with the labels of ``assigned`` (customer_id, segment_id, probability)
-    replacing or adding to its own, and segment sizes and shares recounted.
+    replacing or adding to its own. With ``features`` (those customers' features on the new
+    data, from ``reassign_with_features``) every statistic is recomputed: sizes, shares, R/F/M
+    means, revenue shares, top categories and personas; without, sizes and shares only.
 
     Returns:
         The updated result, and the customers who changed segment or are new:
@@ -79,6 +82,10 @@ def apply_assignments(result: SegmentationResult, assigned: pl.DataFrame) -> tup
         pl.col("segment_id_new").cast(pl.Int64).alias("to_segment_id"),
     )
     labels = pl.concat([old.join(new, on="customer_id", how="anti"), new]).sort("customer_id")
+    if features is not None:
+        from .analytics.segmentation import with_members
+
+        return with_members(result, labels, features), moved
     sizes = labels.group_by("segment_id").agg(pl.len().alias("_size"))
     segments = result.segments.join(sizes, on="segment_id", how="left").with_columns(
         size=pl.col("_size").fill_null(0).cast(result.segments.schema["size"]),
@@ -309,7 +316,7 @@ class WatchMode:
     @work(thread=True, exclusive=False, exit_on_error=False, group="watch")
     def _watch_poll(self, ws: Workspace, segmentation: SegmentationResult | None) -> None:
         from .analytics.sources import mask_uri
-        from .analytics.watch import Watcher, reassign
+        from .analytics.watch import Watcher, reassign_with_features
 
         app: Any = self
         if self._watcher is None or self._watcher.ws is not ws:
@@ -321,8 +328,8 @@ class WatchMode:
             result = watcher.poll()
             error = watcher.last_error
             if result is not None and result.customers and segmentation is not None:
-                assigned = reassign(ws, segmentation.model, result.customers)
-                updated, moved = apply_assignments(segmentation, assigned)
+                assigned, features = reassign_with_features(ws, segmentation.model, result.customers)
+                updated, moved = apply_assignments(segmentation, assigned, features)
         except Exception as exc:  # noqa: BLE001 - a poll never stops the app; shown in the live panel
             result, error = None, f"{type(exc).__name__}: {exc}"
         app.post_message(WatchPolled(result, mask_uri(error) if error else None, updated, moved, watcher))

@@ -258,3 +258,43 @@ def test_bad_arguments_raise_a_clear_error(ws) -> None:
         segment(ws, method="dbscan")
     with pytest.raises(ShopperError, match="feature set"):
         segment(ws, method="kmeans", features="clicks")
+
+
+def test_new_members_recompute_every_statistic(kmeans) -> None:
+    """After customers are placed by the trained model on newer data (watch mode, re-import),
+    a segment's numbers are those of its current members with their latest features, checked
+    against a plain Polars computation; a segment left empty keeps its row with zero counts."""
+    from shopper_tui.analytics.segmentation import with_members
+    from shopper_tui.watching import apply_assignments
+
+    frame = kmeans.features_frame
+    biggest = kmeans.segments.sort("size", descending=True)["segment_id"][0]
+    movers = kmeans.labels.filter(pl.col("segment_id") == biggest)["customer_id"].head(40)
+    # the movers' newer features: 30 more orders and 10x the spend each
+    newer = frame.filter(pl.col("customer_id").is_in(movers.implode())).with_columns(
+        pl.col("orders") + 30, pl.col("spend") * 10)
+    target = int(kmeans.segments.filter(pl.col("segment_id") != biggest)["segment_id"][0])
+    assigned = pl.DataFrame({"customer_id": movers, "segment_id": [target] * movers.len(),
+                             "probability": [1.0] * movers.len()})
+    updated, moved = apply_assignments(kmeans, assigned, newer)
+
+    assert moved.height == movers.len() and set(moved["to_segment_id"]) == {target}
+    assert updated.model is kmeans.model  # no retraining
+    current = frame.join(newer.select("customer_id"), on="customer_id", how="anti").vstack(newer.select(frame.columns))
+    expected = (current.join(updated.labels, on="customer_id").group_by("segment_id")
+                .agg(size=pl.len(), mean_orders=pl.col("orders").mean(), spend=pl.col("spend").sum()))
+    total = float(expected["spend"].sum())
+    got = updated.segments.join(expected, on="segment_id", suffix="_expected")
+    assert got.height == kmeans.segments.height
+    assert got["size"].to_list() == got["size_expected"].to_list()
+    assert (got["mean_orders"] - got["mean_orders_expected"]).abs().max() < 1e-9
+    assert (got["revenue_share"] - got["spend"] / total).abs().max() < 1e-9
+    assert got.filter(pl.col("segment_id") == target)["mean_orders"][0] > kmeans.segments.filter(
+        pl.col("segment_id") == target)["mean_orders"][0]  # the movers raised it
+    assert updated.segments["name"].to_list() == kmeans.segments["name"].to_list()  # names are the model's
+
+    emptied = kmeans.labels.with_columns(
+        pl.when(pl.col("segment_id") == biggest).then(target).otherwise(pl.col("segment_id")).cast(pl.Int32)
+        .alias("segment_id"))
+    gone = with_members(kmeans, emptied).segments.filter(pl.col("segment_id") == biggest).row(0, named=True)
+    assert (gone["size"], gone["share"], gone["buyers"], gone["mean_orders"]) == (0, 0.0, 0, None)

@@ -346,7 +346,7 @@ async def test_reimport_falls_back_to_training_when_placing_fails(sample: Sample
         await pilot.press("2")
         await wait_for(pilot, lambda: app.segmentation is not None, timeout=60)
         model = app.segmentation.model
-        monkeypatch.setattr(watch_module, "reassign", broken)
+        monkeypatch.setattr(watch_module, "reassign_with_features", broken)
         _append_order(folder, "ORE2", "CRE2", quantity=1)
         old_ws = app.workspace
         app.action_reimport()
