@@ -13,7 +13,7 @@ Rules, in order, per table:
 3. required values must be non-null ("missing customer_id");
 4. domain checks: status and event_type map onto the canonical vocabularies (common
    synonyms such as ``canceled``, ``addtocart``, ``transaction`` accepted), rating 1–5,
-   quantity > 0, prices ≥ 0;
+   quantity > 0, prices ≥ 0, quantities and prices at most 1e9;
 5. keys: later duplicates of a primary key are rejected ("duplicate order_id");
 6. references: items of unknown orders are rejected; orders of customers missing from the
    customers table and products referenced but missing from the catalogue are added as
@@ -34,6 +34,15 @@ from .sources import RawSource, RawTable
 
 __all__ = ["TableReport", "ValidationReport", "Validated", "validate", "REJECT_SCHEMA", "MAX_STORED_REJECTS",
            "NESTED_REASON"]
+
+#: Largest quantity or price accepted. Above it a value is a typo, a unit mistake or a sentinel
+#: (9.99e307), and one such line would turn every revenue total and share into inf or nonsense.
+MAX_AMOUNT = 1e9
+
+
+def _too_large(column: str) -> str:
+    return f"{column} above 1,000,000,000 (a typo or a placeholder?)"
+
 
 REJECT_SCHEMA = {
     "table": pl.String(),
@@ -284,11 +293,17 @@ def _validate_table(raw: RawTable) -> tuple[pl.DataFrame, TableReport, pl.DataFr
     if spec.name == "order_items":
         work = rj.reject(work, work.get_column("quantity") <= 0, column="quantity", values=work.get_column("__raw_quantity"),
                          reason="quantity not positive (record returns as order status 'returned')")
+        work = rj.reject(work, work.get_column("quantity") > MAX_AMOUNT, column="quantity",
+                         values=work.get_column("__raw_quantity"), reason=_too_large("quantity"))
         work = rj.reject(work, work.get_column("unit_price") < 0, column="unit_price",
                          values=work.get_column("__raw_unit_price"), reason="negative unit_price")
+        work = rj.reject(work, work.get_column("unit_price") > MAX_AMOUNT, column="unit_price",
+                         values=work.get_column("__raw_unit_price"), reason=_too_large("unit_price"))
     if spec.name == "products" and "price" in present:
         work = rj.reject(work, work.get_column("price") < 0, column="price", values=work.get_column("__raw_price"),
                          reason="negative price")
+        work = rj.reject(work, work.get_column("price") > MAX_AMOUNT, column="price", values=work.get_column("__raw_price"),
+                         reason=_too_large("price"))
     if spec.name == "customers" and "age" in present:
         a = work.get_column("age")
         work = rj.reject(work, (a < 0) | (a > 120), column="age", values=work.get_column("__raw_age"), reason="age outside 0–120")

@@ -169,6 +169,27 @@ def test_unparseable_numbers_and_negative_quantities(tmp_path: Path) -> None:
     assert items.get_column("unit_price").to_list() == [3.5, 2.55]  # decimal comma read
 
 
+def test_absurd_amounts_are_rejected_with_their_line(tmp_path: Path) -> None:
+    """A price of 1e300 (or a quantity of 5e9) would make every revenue total inf: rejected,
+    named by file, column and line, while 1e9 itself and ordinary values are kept."""
+    folder = _folder(tmp_path, {
+        "orders.csv": ORDERS + "o1,c1,2024-01-01,completed\n",
+        "order_items.csv": ITEMS + "o1,p1,2,3.5\no1,p2,1,1e300\no1,p3,5000000000,2\no1,p4,1,1000000000\n",
+        "products.csv": "product_id,name,category,price\np1,A,Toys,3.5\np2,B,Toys,9.99e307\n",
+    })
+    checked = _check(folder)
+    assert checked.report.tables["order_items"].rejected == {
+        "unit_price above 1,000,000,000 (a typo or a placeholder?)": 1,
+        "quantity above 1,000,000,000 (a typo or a placeholder?)": 1,
+    }
+    assert checked.report.tables["products"].rejected == {"price above 1,000,000,000 (a typo or a placeholder?)": 1}
+    rej = checked.rejects.filter(pl.col("table") == "order_items").sort("line")
+    assert rej.select("origin", "line", "column", "value").rows() == [
+        ("order_items.csv", 3, "unit_price", "1e300"), ("order_items.csv", 4, "quantity", "5000000000")]
+    items = checked.tables["order_items"].sort("product_id")
+    assert items.select("product_id", "quantity", "unit_price").rows() == [("p1", 2, 3.5), ("p4", 1, 1e9)]
+
+
 def test_duplicate_ids_keep_the_first(tmp_path: Path) -> None:
     folder = _folder(tmp_path, {
         "customers.csv": "customer_id,country\nc1,UK\nc2,FR\nc1,DE\n17850.0,UK\n17850,IE\n",
