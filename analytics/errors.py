@@ -8,7 +8,7 @@ exits 2; the app shows it in its error modal.
 
 from __future__ import annotations
 
-__all__ = ["ShopperError"]
+__all__ = ["ShopperError", "SourceUnavailable"]
 
 
 class ShopperError(Exception):
@@ -27,6 +27,12 @@ class ShopperError(Exception):
 
     def __str__(self) -> str:
         return self.message if not self.hint else f"{self.message}\n{self.hint}"
+
+
+class SourceUnavailable(ShopperError):
+    """The source cannot be reached right now (a folder moved away, a server down), as
+    opposed to a source that answers wrongly (bad password, bad data). The data already
+    imported from it can still be opened."""
 
 
 class Cancelled(Exception):

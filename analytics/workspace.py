@@ -25,7 +25,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from .errors import ShopperError
+from .errors import ShopperError, SourceUnavailable
 from .schema import TABLE_NAMES
 from .sources import ProgressFn, default_name, load_source, mask_uri, source_fingerprint, source_kind
 from .validate import ValidationReport, validate
@@ -89,6 +89,9 @@ class ImportResult:
     row_counts: dict[str, int]
     reused: bool
     seconds: float
+    #: Why the source was not read and the stored copy was opened instead (source gone or
+    #: unreachable), or None when the source was checked.
+    offline: str | None = None
 
 
 class Workspace:
@@ -293,6 +296,44 @@ def _sweep_stale(folder: Path, name: str) -> None:
         p.unlink(missing_ok=True)
 
 
+def _source_text(spec: str | Path) -> str:
+    """How a source is recorded in a workspace: a URI with its password masked, a path made
+    absolute (so the same folder given from another directory is still the same source)."""
+    text = str(spec)
+    if text == "sample" or "://" in text:
+        return mask_uri(text)
+    return str(Path(text).expanduser().resolve())
+
+
+def _path_name(spec: str | Path) -> str:
+    """:func:`default_name` for a path that no longer exists (its stem, as a slug)."""
+    from .sources import _slug
+
+    return _slug(Path(str(spec)).expanduser().resolve().stem)
+
+
+def _same_source(stored: str, spec: str | Path) -> bool:
+    if stored in (_source_text(spec), mask_uri(str(spec))):
+        return True
+    if "://" in stored or stored == "sample":
+        return False
+    return Path(stored).expanduser().resolve() == Path(str(spec)).expanduser().resolve()  # recorded before paths were made absolute
+
+
+def _stored_copy(spec: str | Path, data_dir: Path, name: str, why: SourceUnavailable, started: float) -> ImportResult:
+    """The workspace last imported from ``spec``, opened as stored because ``spec`` cannot be
+    read now; re-raises ``why`` when there is none."""
+    path = workspace_path(data_dir, name)
+    meta = _read_meta(path) if path.is_file() else None
+    if not meta or meta.get("complete") != "1" or meta.get("cache_version") != str(CACHE_VERSION) or not _same_source(
+            meta.get("source", ""), spec):
+        raise why
+    with open_workspace(path) as ws:
+        when = meta.get("imported_at", "?")[:16].replace("T", " ")
+        return ImportResult(path, name, ws.report, ws.row_counts(), True, time.perf_counter() - started,
+                            offline=f"{why.message} Showing the data imported on {when} UTC.")
+
+
 def _is_current(path: Path, fingerprint: str) -> bool:
     meta = _read_meta(path) if path.is_file() else None
     return bool(meta) and meta.get("complete") == "1" and meta.get("cache_version") == str(CACHE_VERSION) and (
@@ -329,7 +370,12 @@ def import_source(
     """
     started = time.perf_counter()
     report_progress = progress or (lambda step, fraction=None: None)
-    kind = source_kind(spec)
+    try:
+        kind = source_kind(spec)
+    except SourceUnavailable as missing:  # the source is gone: the data imported from it may still be here
+        if force:
+            raise
+        return _stored_copy(spec, data_dir, name or _path_name(spec), missing, started)
     name = name or default_name(spec)
     if not name.strip() or name.startswith(".") or any(c in name for c in "/\\\0") or ".importing-" in name:
         # "../x" would write outside the data folder, ".x" a hidden file the listing skips
@@ -341,8 +387,21 @@ def import_source(
     except OSError as exc:
         raise ShopperError(f"The workspace folder '{path.parent}' cannot be created: {exc.strerror or exc}.",
                            hint="Choose a writable --data-dir (or SHOPPER_TUI_DATA_DIR).") from None
+    stored = _read_meta(path) if path.is_file() else None
+    if stored and stored.get("complete") == "1" and not force and not _same_source(stored.get("source", ""), spec):
+        raise ShopperError(
+            f"Workspace '{name}' holds data imported from {stored.get('source')} on "
+            f"{stored.get('imported_at', '?')[:16].replace('T', ' ')} UTC; importing {_source_text(spec)} into it "
+            "would replace that data.",
+            hint=f"Open it with --source {stored.get('source')}, or choose another --name; to replace it, "
+                 f"`shopper-tui import {_source_text(spec)} --name {name} --force` (or --force-import for the app).")
     report_progress("checking source", None)
-    fingerprint = source_fingerprint(spec, collections=collections)
+    try:
+        fingerprint = source_fingerprint(spec, collections=collections)
+    except SourceUnavailable as unreachable:  # a server down: the stored copy still opens
+        if force:
+            raise
+        return _stored_copy(spec, data_dir, name, unreachable, started)
     damaged: str | None = None
     if not force and _is_current(path, fingerprint):
         try:
@@ -379,7 +438,7 @@ def import_source(
             con.execute('CREATE TABLE "_rejects" AS SELECT * FROM _frame')
             con.unregister("_frame")
             meta = {
-                "source": mask_uri(str(spec)),
+                "source": _source_text(spec),
                 "kind": kind,
                 "description": raw.description,
                 "fingerprint": fingerprint,

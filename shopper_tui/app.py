@@ -300,6 +300,8 @@ class ShopperApp(WatchMode, App[None]):
         self.workspace = workspace
         if reassign:
             self._reassign_after_import(workspace, previous)
+        if result.offline:
+            self.notify(result.offline, title="Source not reachable", severity="warning", timeout=12, markup=False)
         if not result.reused:
             rejected = result.report.rows_rejected
             self.notify(

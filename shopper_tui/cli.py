@@ -130,7 +130,9 @@ def _cmd_import(args: argparse.Namespace) -> int:
         collections=collections or None,
         progress=_progress_printer(sys.stderr.isatty()),
     )
-    verb = "unchanged; reused" if result.reused else "imported into"
+    if result.offline:
+        print(f"shopper-tui: {result.offline}", file=sys.stderr)
+    verb = "kept as stored in" if result.offline else "unchanged; reused" if result.reused else "imported into"
     print(f"Workspace '{result.name}' {verb} {result.path} in {result.seconds:.1f} s")
     print()
     for line in result.report.lines():

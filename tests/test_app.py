@@ -282,6 +282,11 @@ async def test_palette_offers_screens(sample_settings: Settings) -> None:
         assert app.current_theme.dark is not dark
 
 
+def _error_shown(app: App) -> bool:
+    """The error modal is on screen with its text mounted (it composes after being pushed)."""
+    return isinstance(app.screen, ErrorModal) and bool(app.screen.query("#error-message"))
+
+
 @run_async
 async def test_shopper_error_in_a_job_shows_error_modal(sample_settings: Settings) -> None:
     app = _app(sample_settings)
@@ -293,7 +298,7 @@ async def test_shopper_error_in_a_job_shows_error_modal(sample_settings: Setting
             raise ShopperError("orders.csv: column 'ts' has 3 unparseable values", hint="Fix the dates.")
 
         worker = run_job(app.screen, "Loading orders", broken)
-        await wait_for(pilot, lambda: isinstance(app.screen, ErrorModal))
+        await wait_for(pilot, lambda: _error_shown(app))
         assert worker.state is WorkerState.ERROR
         modal = app.screen
         assert str(modal.query_one("#error-message").render()) == "orders.csv: column 'ts' has 3 unparseable values"
@@ -315,7 +320,7 @@ async def test_unexpected_error_hides_traceback_behind_a_key(sample_settings: Se
             return {}["missing"]
 
         run_job(app.screen, "Scoring", buggy)
-        await wait_for(pilot, lambda: isinstance(app.screen, ErrorModal))
+        await wait_for(pilot, lambda: _error_shown(app))
         modal = app.screen
         assert str(modal.query_one("#error-message").render()) == "KeyError: 'missing'"
         box = modal.query_one("#error-traceback")

@@ -230,6 +230,42 @@ def _touch_later(path: Path) -> None:
     os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 5_000_000_000))
 
 
+def test_another_source_never_replaces_a_workspace_unasked(tmp_path: Path) -> None:
+    """``--name shop`` without ``--source`` used to import the bundled sample into the analyst's
+    workspace 'shop', replacing their data; now it is refused with what to do, and only an
+    explicit force replaces it."""
+    source = _good(tmp_path)
+    data_dir = tmp_path / "data"
+    first = import_source(source, data_dir=data_dir, name="shop")
+    before = _digest(first.path)
+    with pytest.raises(ShopperError, match="holds data imported from") as caught:
+        import_source("sample", data_dir=data_dir, name="shop")
+    assert str(source.resolve()) in caught.value.message and "--force" in (caught.value.hint or "")
+    assert _digest(first.path) == before
+    relative = os.path.relpath(source)  # the same folder spelled another way is the same source
+    assert import_source(relative, data_dir=data_dir, name="shop").reused
+    replaced = import_source("sample", data_dir=data_dir, name="shop", force=True)
+    assert replaced.row_counts["orders"] > first.row_counts["orders"]
+
+
+def test_gone_source_opens_the_stored_copy(tmp_path: Path) -> None:
+    """A source folder moved away (or a server down) still opens the data imported from it,
+    saying so; forcing a re-import of a gone source is an error, and nothing stored is lost."""
+    source = _good(tmp_path)
+    data_dir = tmp_path / "data"
+    first = import_source(source, data_dir=data_dir)
+    before = _digest(first.path)
+    source.rename(tmp_path / "moved")
+    kept = import_source(source, data_dir=data_dir)
+    assert kept.reused and kept.path == first.path and kept.row_counts == first.row_counts
+    assert kept.offline is not None and "Source not found" in kept.offline and "Showing the data imported on" in kept.offline
+    with pytest.raises(ShopperError, match="Source not found"):
+        import_source(source, data_dir=data_dir, force=True)
+    with pytest.raises(ShopperError, match="Source not found"):  # no workspace of that name: nothing to show
+        import_source(tmp_path / "never-there", data_dir=data_dir)
+    assert _digest(first.path) == before
+
+
 def test_failed_imports_leave_previous_workspace_intact(tmp_path: Path) -> None:
     source = _good(tmp_path)
     data_dir = tmp_path / "data"

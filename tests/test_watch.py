@@ -120,6 +120,26 @@ def test_flat_collections_with_lines_and_session_attributes_elsewhere(
     _assert_same_as_fresh_import(imported.path, uri, tmp_path)
 
 
+def test_server_down_opens_the_data_imported_from_it(sample: SampleData, tmp_path: Path) -> None:
+    """With the server down, the workspace imported from it opens as stored, saying so (a wrong
+    password is still an error: test_mongo's credentials test); forcing a re-import cannot."""
+    proc, base, log = start_secantus()
+    uri = url_with_database(base, "shop") + "?serverSelectionTimeoutMS=500"
+    try:
+        client: MongoClient = MongoClient(base, serverSelectionTimeoutMS=5000)
+        _store(client.shop, to_documents(sample.tables))
+        client.close()
+        first = import_source(uri, data_dir=tmp_path)
+    finally:
+        stop(proc)
+        log.unlink(missing_ok=True)
+    kept = import_source(uri, data_dir=tmp_path)
+    assert kept.reused and kept.path == first.path and kept.row_counts == first.row_counts
+    assert kept.offline is not None and "not reachable" in kept.offline and "Showing the data imported on" in kept.offline
+    with pytest.raises(ShopperError, match="not reachable"):
+        import_source(uri, data_dir=tmp_path, force=True)  # asked to read it again: it cannot
+
+
 def test_server_stopped_mid_poll_loses_and_duplicates_nothing(sample: SampleData, tmp_path: Path) -> None:
     storage = tmp_path / "secantus"
     proc, base, log = start_secantus("--storage-path", str(storage))

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import polars as pl
 
-from ..errors import ShopperError
+from ..errors import ShopperError, SourceUnavailable
 
 __all__ = [
     "ProgressFn",
@@ -109,7 +109,7 @@ def source_kind(spec: str | Path) -> SourceKind:
         return "files"
     if p.is_file():
         return "retail"
-    raise ShopperError(
+    raise SourceUnavailable(
         f"Source not found: '{s}'. Give a folder of CSV/Parquet/JSON Lines files, one retail "
         "transactions file (.csv, .xlsx, .parquet), a mongodb:// URI, or 'sample'."
     )

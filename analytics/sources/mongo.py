@@ -52,7 +52,7 @@ from bson import Decimal128, ObjectId
 from pymongo import MongoClient
 from pymongo.errors import ConfigurationError, ConnectionFailure, NetworkTimeout, OperationFailure, PyMongoError
 
-from ..errors import ShopperError
+from ..errors import ShopperError, SourceUnavailable
 from ..schema import LINE_COLUMN, TABLES
 from . import ProgressFn, RawSource, RawTable, _no_progress, mask_uri
 
@@ -246,7 +246,7 @@ def _database(uri: str, *, timeout_ms: int | None) -> Iterator[tuple[object, _Cr
             db.command("ping")
             db.list_collection_names()
         except ConnectionFailure as exc:
-            raise ShopperError(
+            raise SourceUnavailable(
                 f"MongoDB server not reachable at {shown}: {_scrub(str(exc), creds, uri)}",
                 hint="Is the server running, and are host and port right? "
                 + (f"Waited {waited} ms; set serverSelectionTimeoutMS in the URI or {_ENV_TIMEOUT} to wait longer."

@@ -50,6 +50,8 @@ def open_for(args: argparse.Namespace) -> Workspace:
     )
     result = import_source(settings.source, data_dir=settings.data_dir, name=settings.name,
                            collections=settings.collections or None)
+    if result.offline:
+        print(f"shopper-tui: {result.offline}", file=sys.stderr)
     return open_workspace(result.path)
 
 
