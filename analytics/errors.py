@@ -8,7 +8,7 @@ exits 2; the app shows it in its error modal.
 
 from __future__ import annotations
 
-__all__ = ["ShopperError", "SourceUnavailable"]
+__all__ = ["REPLACE_REFUSED", "ShopperError", "SourceUnavailable"]
 
 
 class ShopperError(Exception):
@@ -27,6 +27,11 @@ class ShopperError(Exception):
 
     def __str__(self) -> str:
         return self.message if not self.hint else f"{self.message}\n{self.hint}"
+
+
+#: The words of import_source's refusal to import one source over another's workspace; the
+#: screens use them to give the right advice (re-importing there would replace the data).
+REPLACE_REFUSED = "would replace that data"
 
 
 class SourceUnavailable(ShopperError):

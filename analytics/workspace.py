@@ -25,7 +25,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from .errors import ShopperError, SourceUnavailable
+from .errors import REPLACE_REFUSED, ShopperError, SourceUnavailable
 from .schema import TABLE_NAMES
 from .sources import ProgressFn, default_name, load_source, mask_uri, source_fingerprint, source_kind
 from .validate import ValidationReport, validate
@@ -392,7 +392,7 @@ def import_source(
         raise ShopperError(
             f"Workspace '{name}' holds data imported from {stored.get('source')} on "
             f"{stored.get('imported_at', '?')[:16].replace('T', ' ')} UTC; importing {_source_text(spec)} into it "
-            "would replace that data.",
+            f"{REPLACE_REFUSED}.",
             hint=f"Open it with --source {stored.get('source')}, or choose another --name; to replace it, "
                  f"`shopper-tui import {_source_text(spec)} --name {name} --force` (or --force-import for the app).")
     report_progress("checking source", None)

@@ -30,7 +30,7 @@ from textual.worker import Worker, WorkerState
 
 from shopper_tui.jobs import job_progress
 from shopper_tui.palette import PaletteCommands
-from shopper_tui.widgets import FrameTable, ShopperScreen, counted
+from shopper_tui.widgets import FrameTable, ShopperScreen, counted, no_data_text
 from shopper_tui.widgets.heatmap import Heatmap
 
 if TYPE_CHECKING:
@@ -197,7 +197,7 @@ class AffinityScreen(ShopperScreen):
     def show_no_data(self, message: str) -> None:
         self._status("No data open")
         heat = self.query_one(Heatmap)
-        heat.empty_text = f"No data open: {message.splitlines()[0]} Fix the source, then ctrl+p → Re-import source."
+        heat.empty_text = no_data_text(message, sep=" ")
         heat.refresh()
 
     def _status(self, text: str | Text) -> None:

@@ -24,7 +24,7 @@ from shopper_tui.analytics.schema import TABLE_NAMES
 from shopper_tui.analytics.tables import WorkspaceFacts, table_preview, table_summary, workspace_facts
 from shopper_tui.doctor import HealthLine, workspace_health
 from shopper_tui.jobs import job_progress
-from shopper_tui.widgets import FrameTable, ShopperScreen, counted
+from shopper_tui.widgets import FrameTable, ShopperScreen, counted, no_data_text
 
 if TYPE_CHECKING:
     import polars as pl
@@ -172,7 +172,7 @@ class DataScreen(ShopperScreen):
 
     def show_no_data(self, message: str) -> None:
         self.query_one("#data-facts", Static).update(
-            f"No data open.\n{message}\n\nFix the source, then r to re-import."
+            no_data_text(message, key="r to re-import") + f"\n\n{message}"
         )
 
     def action_tab(self, tab: str) -> None:

@@ -23,7 +23,7 @@ from textual.worker import Worker, WorkerState
 
 from shopper_tui.jobs import job_progress
 from shopper_tui.palette import PaletteCommands
-from shopper_tui.widgets import FrameTable, ShopperScreen
+from shopper_tui.widgets import FrameTable, ShopperScreen, no_data_text
 
 if TYPE_CHECKING:
     import polars as pl
@@ -158,8 +158,7 @@ class ExperimentsScreen(ShopperScreen):
             self._start(self.workspace, spec)
 
     def show_no_data(self, message: str) -> None:
-        self._no_experiments(f"No data open: {message.splitlines()[0]}\n"
-                             "Fix the source, then ctrl+p → Re-import source.")
+        self._no_experiments(no_data_text(message))
 
     def _start(self, ws: Workspace, spec: ExperimentSpec) -> None:
         if ws.has_rows("events"):

@@ -26,7 +26,7 @@ from textual.worker import Worker, WorkerState
 
 from shopper_tui.jobs import job_progress
 from shopper_tui.palette import PaletteCommands
-from shopper_tui.widgets import FrameTable, ShopperScreen
+from shopper_tui.widgets import FrameTable, ShopperScreen, no_data_text
 
 if TYPE_CHECKING:
     import polars as pl
@@ -287,7 +287,7 @@ class FunnelsScreen(ShopperScreen):
         self.query_one("#funnel-spec", Static).update(text)
 
     def show_no_data(self, message: str) -> None:
-        self._no_funnel(f"No data open: {message.splitlines()[0]}\nFix the source, then ctrl+p → Re-import source.")
+        self._no_funnel(no_data_text(message))
 
     def _no_funnel(self, message: str) -> None:
         """Say why there is no funnel where the bars and the table would be."""

@@ -14,7 +14,7 @@ from textual.widgets import Label, Static
 from textual.worker import Worker, WorkerState
 
 from shopper_tui.jobs import job_progress
-from shopper_tui.widgets import BarChart, KpiCard, ShopperScreen, compact_number
+from shopper_tui.widgets import BarChart, KpiCard, ShopperScreen, compact_number, no_data_text
 
 if TYPE_CHECKING:
     import polars as pl
@@ -131,7 +131,7 @@ class OverviewScreen(ShopperScreen):
 
     def show_no_data(self, message: str) -> None:
         self.query_one("#presence", Static).update(
-            f"No data open: {message.splitlines()[0]}\nFix the source, then ctrl+p → Re-import source."
+            no_data_text(message)
         )
 
     def _title_chart(self, data: OverviewData) -> None:

@@ -28,7 +28,7 @@ from textual_fastdatatable import DataTable as FastDataTable
 from shopper_tui.analytics.errors import ShopperError
 from shopper_tui.jobs import job_progress
 from shopper_tui.palette import PaletteCommands
-from shopper_tui.widgets import FrameTable, ShopperScreen
+from shopper_tui.widgets import FrameTable, ShopperScreen, no_data_text
 
 from .rec_eval_view import EvalPanel
 
@@ -207,8 +207,8 @@ class RecommendationsScreen(ShopperScreen):
             self.watch_workspace(self.workspace)
 
     def show_no_data(self, message: str) -> None:
-        self._cannot_train(ShopperError(f"No data open: {message.splitlines()[0]}"),
-                           "Fix the source, then ctrl+p → Re-import source.")
+        first, advice = no_data_text(message).split("\n", 1)
+        self._cannot_train(ShopperError(first), advice)
 
     # -- workers ---------------------------------------------------------------------------
     def _labels(self) -> pl.DataFrame | None:

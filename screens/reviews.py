@@ -33,7 +33,7 @@ from textual_fastdatatable import DataTable
 from shopper_tui.config import SENTIMENT_MODELS
 from shopper_tui.jobs import job_progress
 from shopper_tui.palette import PaletteCommands
-from shopper_tui.widgets import BarChart, FrameTable, ShopperScreen, counted
+from shopper_tui.widgets import BarChart, FrameTable, ShopperScreen, counted, no_data_text
 
 from .review_detail import ReviewDetailScreen, ReviewFilter, ReviewFilterDialog
 
@@ -246,7 +246,7 @@ class ReviewsScreen(ShopperScreen):
         missing.update(text)
 
     def show_no_data(self, message: str) -> None:
-        self._missing(f"No data open: {message.splitlines()[0]}\nFix the source, then ctrl+p → Re-import source.")
+        self._missing(no_data_text(message))
 
     def watch_model(self, model: str) -> None:
         if self.workspace is not None and self.is_mounted and "reviews" in self.workspace.present:

@@ -32,7 +32,7 @@ from textual_fastdatatable import DataTable as GridTable
 from shopper_tui.jobs import job_progress
 from shopper_tui.models import SegmentChoice
 from shopper_tui.palette import PaletteCommands
-from shopper_tui.widgets import FrameTable, ShopperScreen, counted
+from shopper_tui.widgets import FrameTable, ShopperScreen, counted, no_data_text
 
 from .customer import CustomerView
 
@@ -226,7 +226,7 @@ class SegmentsScreen(ShopperScreen):
         table.empty_text = "No segments."
         table.set_frame(table.frame)
         self.query_one("#seg-insights", Static).update(
-            f"No data open: {message.splitlines()[0]}\nFix the source, then ctrl+p → Re-import source."
+            no_data_text(message)
         )
 
     # -- the segmentation ------------------------------------------------------------------

@@ -412,6 +412,31 @@ async def test_first_visit_does_not_restyle_the_app(sample_settings: Settings) -
         assert reparsed
 
 
+@run_async
+async def test_refused_workspace_is_left_alone_and_the_advice_says_how(tmp_path: Path) -> None:
+    """Opening the app with --name of a workspace imported from another source shows the
+    refusal, leaves that workspace as it was, and does not advise re-importing (which would
+    replace it)."""
+    from shopper_tui.sample_data.generator import generate, write
+
+    folder = tmp_path / "shop"
+    write(generate(customers=60, seed=3), folder)
+    data_dir = tmp_path / "data"
+    theirs = workspace_module.import_source(folder, data_dir=data_dir, name="shop")
+    before = theirs.path.read_bytes()
+    app = _app(Settings.from_env(source="sample", name="shop", data_dir=data_dir))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.workspace_error is not None, timeout=60)
+        await wait_for(pilot, lambda: _error_shown(app))
+        assert "would replace that data" in app.screen.message and str(folder.resolve()) in app.screen.message
+        await pilot.press("escape")
+        await settle(pilot)
+        presence = str(app.screen.query_one("#presence").render())
+        assert "No data open: Workspace 'shop' holds data imported from" in presence
+        assert "--source or --name" in presence and "Re-import" not in presence
+    assert theirs.path.read_bytes() == before and app.workspace is None
+
+
 class _TableApp(App[None]):
     def __init__(self, frame: pl.DataFrame) -> None:
         super().__init__()

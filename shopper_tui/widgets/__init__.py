@@ -23,6 +23,7 @@ __all__ = [
     "ShopperScreen",
     "compact_number",
     "counted",
+    "no_data_text",
 ]
 
 _WHERE = {
@@ -32,7 +33,7 @@ _WHERE = {
     "FilterBar": "frame_table", "FrameTable": "frame_table",
     "KpiCard": "kpi",
     "NamePrompt": "name_prompt",
-    "JobBar": "shell", "ModeBar": "shell", "ShopperScreen": "shell",
+    "JobBar": "shell", "ModeBar": "shell", "ShopperScreen": "shell", "no_data_text": "shell",
 }
 
 if TYPE_CHECKING:
@@ -42,7 +43,7 @@ if TYPE_CHECKING:
     from .frame_table import FilterBar, FrameTable
     from .kpi import KpiCard
     from .name_prompt import NamePrompt
-    from .shell import JobBar, ModeBar, ShopperScreen
+    from .shell import JobBar, ModeBar, ShopperScreen, no_data_text
 
 
 def __getattr__(name: str) -> Any:

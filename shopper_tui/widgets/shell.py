@@ -18,6 +18,7 @@ from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Footer, Label, ProgressBar, Static
 
+from ..analytics.errors import REPLACE_REFUSED
 from ..jobs import JobOwner, JobStatus
 
 if TYPE_CHECKING:
@@ -101,6 +102,18 @@ class JobBar(Horizontal):
             bar.update(total=None)
         else:
             bar.update(total=100, progress=round(status.fraction * 100))
+
+
+def no_data_text(error: str, *, sep: str = "\n", key: str = "ctrl+p → Re-import source") -> str:
+    """What a screen shows where its data would be when opening failed: the error's first line
+    and what to do. After a refusal to import over another source's workspace, re-importing
+    (which forces) would replace that workspace, so the advice is different."""
+    first = error.splitlines()[0] if error else "the workspace could not be opened"
+    if REPLACE_REFUSED in error:
+        advice = "Start shopper-tui with the --source or --name the message names (Data, key 9, has it in full)."
+    else:
+        advice = f"Fix the source, then {key}."
+    return f"No data open: {first}{sep}{advice}"
 
 
 class ShopperScreen(JobOwner, Screen[None]):
