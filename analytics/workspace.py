@@ -334,8 +334,7 @@ def _stored_copy(spec: str | Path, data_dir: Path, name: str, why: SourceUnavail
                             offline=f"{why.message} Showing the data imported on {when} UTC.")
 
 
-def _is_current(path: Path, fingerprint: str) -> bool:
-    meta = _read_meta(path) if path.is_file() else None
+def _is_current(meta: dict[str, str] | None, fingerprint: str) -> bool:
     return bool(meta) and meta.get("complete") == "1" and meta.get("cache_version") == str(CACHE_VERSION) and (
         meta.get("fingerprint") == fingerprint
     )
@@ -403,7 +402,7 @@ def import_source(
             raise
         return _stored_copy(spec, data_dir, name, unreachable, started)
     damaged: str | None = None
-    if not force and _is_current(path, fingerprint):
+    if not force and _is_current(stored, fingerprint):
         try:
             with open_workspace(path) as ws:
                 return ImportResult(path, name, ws.report, ws.row_counts(), True, time.perf_counter() - started)

@@ -60,16 +60,18 @@ def start_watching(ws: Workspace, settings: Settings) -> dict[str, str]:
 
 
 def apply_assignments(result: SegmentationResult, assigned: pl.DataFrame,
-                      features: pl.DataFrame | None = None) -> tuple[SegmentationResult, pl.DataFrame]:
+                      features: pl.DataFrame) -> tuple[SegmentationResult, pl.DataFrame]:
     """``result`` with the labels of ``assigned`` (customer_id, segment_id, probability)
-    replacing or adding to its own. With ``features`` (those customers' features on the new
-    data, from ``reassign_with_features``) every statistic is recomputed: sizes, shares, R/F/M
-    means, revenue shares, top categories and personas; without, sizes and shares only.
+    replacing or adding to its own, and every statistic recomputed from ``features`` (those
+    customers' features on the new data, from ``reassign_with_features``): sizes, shares,
+    R/F/M means, revenue shares, top categories and personas.
 
     Returns:
         The updated result, and the customers who changed segment or are new:
         customer_id, from_segment_id (null when new), to_segment_id.
     """
+    from .analytics.segmentation import with_members
+
     if assigned.is_empty():
         return result, _NO_MOVES
     old = result.labels
@@ -82,16 +84,7 @@ def apply_assignments(result: SegmentationResult, assigned: pl.DataFrame,
         pl.col("segment_id_new").cast(pl.Int64).alias("to_segment_id"),
     )
     labels = pl.concat([old.join(new, on="customer_id", how="anti"), new]).sort("customer_id")
-    if features is not None:
-        from .analytics.segmentation import with_members
-
-        return with_members(result, labels, features), moved
-    sizes = labels.group_by("segment_id").agg(pl.len().alias("_size"))
-    segments = result.segments.join(sizes, on="segment_id", how="left").with_columns(
-        size=pl.col("_size").fill_null(0).cast(result.segments.schema["size"]),
-        share=pl.col("_size").fill_null(0) / labels.height,
-    ).drop("_size")
-    return dataclasses.replace(result, labels=labels, segments=segments), moved
+    return with_members(result, labels, features), moved
 
 
 _NO_MOVES = pl.DataFrame(schema={"customer_id": pl.String, "from_segment_id": pl.Int64, "to_segment_id": pl.Int64})
