@@ -413,6 +413,39 @@ async def test_first_visit_does_not_restyle_the_app(sample_settings: Settings) -
 
 
 @run_async
+async def test_first_visit_styles_each_widget_once(sample_settings: Settings) -> None:
+    """A first visit styles the new screen's widgets as they mount and not again: the screen is
+    not restyled on its first resumes (``_StyledOnMount``) and no footer key is restyled after
+    mounting (``ShopperFooter``: a Textual FooterKey starts compact and was restyled twice).
+    A revisit restyles the screen as Textual does. Guards ``ScreenResume.refresh_styles`` and
+    ``FooterKey.compact``, which a Textual upgrade could change."""
+    from textual.widgets._footer import FooterKey
+
+    app = _app(sample_settings)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.workspace is not None)
+        await settle(pilot)
+        restyled: list[object] = []
+        original = app.update_styles
+        app.update_styles = lambda node, animate=True: (restyled.append(node), original(node, animate))[1]
+        await pilot.press("6")
+        await settle(pilot)
+        funnels = app.screen
+        assert type(funnels).__name__ == "FunnelsScreen"
+        keys = list(funnels.query(FooterKey))
+        compact = [key.key for key in keys if key.has_class("-compact")]
+        assert len(keys) >= 10 and compact == [app.COMMAND_PALETTE_BINDING]  # as Textual draws them
+        assert funnels not in restyled
+        assert not [node for node in restyled if isinstance(node, FooterKey)]
+        await pilot.press("1")
+        await settle(pilot)
+        restyled.clear()
+        await pilot.press("6")
+        await settle(pilot)
+        assert funnels in restyled  # a revisit restyles, as Textual does
+
+
+@run_async
 async def test_refused_workspace_is_left_alone_and_the_advice_says_how(tmp_path: Path) -> None:
     """Opening the app with --name of a workspace imported from another source shows the
     refusal, leaves that workspace as it was, and does not advise re-importing (which would

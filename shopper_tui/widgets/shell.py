@@ -11,12 +11,14 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
+from textual import events
 from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Footer, Label, ProgressBar, Static
+from textual.widgets._footer import FooterKey
 
 from ..analytics.errors import REPLACE_REFUSED
 from ..jobs import JobOwner, JobStatus
@@ -116,7 +118,49 @@ def no_data_text(error: str, *, sep: str = "\n", key: str = "ctrl+p → Re-impor
     return f"No data open: {first}{sep}{advice}"
 
 
-class ShopperScreen(JobOwner, Screen[None]):
+class ShopperFooter(Footer):
+    """Textual's Footer, with each key created in the state it ends in.
+
+    A ``FooterKey`` starts compact and is then bound to the footer's (not compact) state, so
+    each key was restyled as it mounted, twice (add, then remove ``-compact``): about 2 ms per
+    key, 40-80 ms per footer of ~20 keys, on every first visit and every rebuild of the footer
+    when a screen's bindings change. ``test_first_visit_styles_each_widget_once`` guards it.
+    """
+
+    def compose(self) -> ComposeResult:
+        for widget in super().compose():
+            if isinstance(widget, FooterKey):
+                # bound to the footer's state, except the command palette's key, which stays compact
+                compact = True if widget.has_class("-command-palette") else self.compact
+                widget.set_reactive(FooterKey.compact, compact)
+                widget.set_class(compact, "-compact", update=False)
+            yield widget
+
+
+class _StyledOnMount(Screen[None]):
+    """A screen that is not restyled when it resumes for the first time.
+
+    Textual restyles every widget of a screen each time it resumes, and a mode's first visit
+    sends two resumes (one from ``_init_mode``, one from ``switch_mode``). Until the screen is
+    first suspended its widgets are styled as they mount (focus styles are updated on their own
+    when focus lands), so those restyles repeated the work: 20-90 ms of a first visit at L.
+    Once the screen has been suspended, resumes restyle as Textual does. (These handlers live
+    in their own class: Textual calls one handler per class, and ``ShopperScreen`` has
+    ``on_screen_resume``.)
+    """
+
+    _suspended_before = False
+
+    def _on_screen_resume(self, event: events.ScreenResume) -> None:
+        if not self._suspended_before:
+            event.refresh_styles = False
+        # Screen._on_screen_resume runs next, in Textual's walk of the class hierarchy
+
+    def _on_screen_suspend(self) -> None:
+        self._suspended_before = True
+
+
+class ShopperScreen(JobOwner, _StyledOnMount):
     """Base of every mode screen.
 
     Attributes:
@@ -126,17 +170,24 @@ class ShopperScreen(JobOwner, Screen[None]):
     MODE: str = ""
     TITLE_TEXT: str = ""
     workspace: reactive[Workspace | None] = reactive(None, init=False)
+    _watching_app = False
 
     def compose(self) -> ComposeResult:
         yield ModeBar(self.MODE)
         yield from self.compose_body()
         yield JobBar()
-        yield Footer()
+        yield ShopperFooter()
 
     def compose_body(self) -> Iterable[Widget]:
         return ()
 
     def on_mount(self) -> None:
+        # Textual calls every class's on_mount, so a screen whose on_mount calls this one first
+        # (to have the workspace before its own watchers) ran it twice, and with it the first
+        # call of each watcher (an error shown twice): watch the app once.
+        if self._watching_app:
+            return
+        self._watching_app = True
         self.watch(self.app, "workspace", self._take_workspace, init=True)
         self.watch(self.app, "workspace_error", self._take_error, init=True)
         self._seen_data_version = getattr(self.app, "data_version", 0)
