@@ -390,12 +390,23 @@ async def _wait(pilot, predicate, timeout: float) -> bool:
 
 
 async def _settle(pilot, timeout: float) -> None:
+    """Wait until no worker runs, including workers that finished ones start (a screen often
+    loads in steps: its first result starts the next job), and the screens have handled them."""
     import asyncio
 
-    try:
-        await asyncio.wait_for(pilot.app.workers.wait_for_complete(), timeout)
-    except Exception as exc:  # noqa: BLE001 - a cancelled or slow worker only ends the wait
-        log(f"stopped waiting for workers: {type(exc).__name__}")
+    from textual.worker import WorkerState
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            await asyncio.wait_for(pilot.app.workers.wait_for_complete(), max(deadline - time.monotonic(), 0.01))
+        except Exception as exc:  # noqa: BLE001 - a cancelled or slow worker only ends the wait
+            log(f"stopped waiting for workers: {type(exc).__name__}")
+            break
+        await pilot.pause()
+        busy = [w for w in pilot.app.workers if w.state in (WorkerState.PENDING, WorkerState.RUNNING)]
+        if not busy or time.monotonic() > deadline:
+            break
     await pilot.pause()
 
 

@@ -416,7 +416,8 @@ async def test_first_visit_does_not_restyle_the_app(sample_settings: Settings) -
 async def test_first_visit_styles_each_widget_once(sample_settings: Settings) -> None:
     """A first visit styles the new screen's widgets as they mount and not again: the screen is
     not restyled on its first resumes (``_StyledOnMount``) and no footer key is restyled after
-    mounting (``ShopperFooter``: a Textual FooterKey starts compact and was restyled twice).
+    mounting (``ShopperFooter``: a Textual FooterKey starts compact and was restyled twice), nor
+    when Textual gives it its breakpoint class.
     A revisit restyles the screen as Textual does. Guards ``ScreenResume.refresh_styles`` and
     ``FooterKey.compact``, which a Textual upgrade could change."""
     from textual.widgets._footer import FooterKey
@@ -437,6 +438,14 @@ async def test_first_visit_styles_each_widget_once(sample_settings: Settings) ->
         assert len(keys) >= 10 and compact == [app.COMMAND_PALETTE_BINDING]  # as Textual draws them
         assert funnels not in restyled
         assert not [node for node in restyled if isinstance(node, FooterKey)]
+        await pilot.press("3")  # a screen with width breakpoints gets its class before mounting
+        await settle(pilot)
+        affinity = app.screen
+        assert type(affinity).__name__ == "AffinityScreen" and affinity.has_class("-wide")
+        assert affinity not in restyled
+        await pilot.resize_terminal(80, 24)
+        await settle(pilot)
+        assert affinity.has_class("-narrow") and not affinity.has_class("-wide")
         await pilot.press("1")
         await settle(pilot)
         restyled.clear()

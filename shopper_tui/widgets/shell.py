@@ -151,6 +151,20 @@ class _StyledOnMount(Screen[None]):
 
     _suspended_before = False
 
+    def _preset_breakpoints(self) -> None:
+        """Give the screen its width and height breakpoint classes before its widgets mount.
+        Textual adds them on the screen's first resize, after mounting, which restyled every
+        widget once more (30 ms of Affinity's first visit at L)."""
+        app = self.app
+        size = app.size
+        for dimension, own, default in ((size.width, self.HORIZONTAL_BREAKPOINTS, app.HORIZONTAL_BREAKPOINTS),
+                                        (size.height, self.VERTICAL_BREAKPOINTS, app.VERTICAL_BREAKPOINTS)):
+            breakpoints = (default if own is None else own) or []
+            for threshold, name in sorted(breakpoints, reverse=True):
+                if dimension >= threshold:
+                    self.set_class(True, name, update=False)
+                    break
+
     def _on_screen_resume(self, event: events.ScreenResume) -> None:
         if not self._suspended_before:
             event.refresh_styles = False
@@ -173,6 +187,7 @@ class ShopperScreen(JobOwner, _StyledOnMount):
     _watching_app = False
 
     def compose(self) -> ComposeResult:
+        self._preset_breakpoints()
         yield ModeBar(self.MODE)
         yield from self.compose_body()
         yield JobBar()
