@@ -50,6 +50,8 @@ FREQS = ("month", "week")
 TABS = (("aspects", "Aspects"), ("topics", "Topics"), ("summary", "What customers say"),
         ("segments", "By segment"), ("reviews", "Reviews"))
 _COLOURS = {"positive": "green", "neutral": "yellow", "negative": "red"}
+#: Without colour (NO_COLOR) the chart tells the three shares apart by shade instead.
+_SHADES = {"positive": "░", "neutral": "▒", "negative": "█"}
 _EIGHTHS = " ▁▂▃▄▅▆▇█"
 _SPARK = "▁▂▃▄▅▆▇█"
 
@@ -105,12 +107,20 @@ class SentimentChart(Widget):
             out.append("┤" if r in ticks else "│", style="dim")
             for sn, su in zip(neg, neu):
                 a, b = sn * rows, (sn + su) * rows
-                out.append_text(self._cell(level, a, b, bar))
+                out.append_text(self._shade(level, a, b, bar) if self.app.no_color else self._cell(level, a, b, bar))
                 out.append(" " * (step - bar))
             out.append("\n")
         out.append(" " * 5 + "└" + "─" * min(plot_width, n * step) + "\n", style="dim")
         out.append_text(BarChart._labels(tail["period"].to_list(), 6, step, "dim"))
         return out
+
+    @staticmethod
+    def _shade(level: int, a: float, b: float, width: int) -> Text:
+        """A cell without colour: the shade of the share at the cell's middle (to the nearest
+        whole cell, as eighth blocks need two colours)."""
+        y = level + 0.5
+        key = "negative" if y < a else "neutral" if y < b else "positive"
+        return Text(_SHADES[key] * width)
 
     @staticmethod
     def _cell(level: int, a: float, b: float, width: int) -> Text:
@@ -486,7 +496,7 @@ class ReviewsScreen(ShopperScreen):
     def _title_trend(self, freq: str, trend: pl.DataFrame) -> None:
         title = Text(f"Sentiment per {freq} ", style="bold")
         for key in ("positive", "neutral", "negative"):
-            title.append("■", style=_COLOURS[key])
+            title.append(_SHADES[key] if self.app.no_color else "■", style=_COLOURS[key])
             title.append(f"{key[:3]} ", style="dim")
         chart = self.query_one(SentimentChart)
         if trend.height:

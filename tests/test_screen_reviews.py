@@ -180,3 +180,31 @@ async def test_model_key_rescores_and_says_why(sample_settings: Settings, engine
         await settle(pilot)
         assert "VADER lexicon, as chosen" in str(_static_text(screen, "#reviews-model"))
         assert screen.views is not None and screen.views.mix.model == "vader"
+
+
+@run_async
+async def test_sentiment_chart_without_colour_uses_shades(sample_settings: Settings, monkeypatch) -> None:  # noqa: ANN001
+    """Under NO_COLOR the stacked bars tell negative, neutral and positive apart by shade
+    (█ ▒ ░), each share to the nearest whole row, and the legend shows the same shades."""
+    monkeypatch.setenv("NO_COLOR", "1")
+    app = make_app(sample_settings)
+    assert app.no_color
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_reviews(pilot)
+        from shopper_tui.screens.reviews import SentimentChart
+
+        chart = screen.query_one(SentimentChart)
+        await wait_for(pilot, lambda: chart.trend is not None and chart.trend.height > 0, timeout=60)
+        await settle(pilot)
+        lines = chart.render().plain.splitlines()
+        rows = chart.size.height - 3
+        plot = [line[6:] for line in lines[:rows]]
+        assert set("".join(plot)) <= set("░▒█ ") and {"░", "█"} <= set("".join(plot))
+        last = [row.rstrip()[-1] for row in plot]  # the latest period's bar, top to bottom
+        share = chart.trend.row(chart.trend.height - 1, named=True)
+        assert abs(last.count("█") - share["share_negative"] * rows) <= 0.5
+        assert abs(last.count("▒") - share["share_neutral"] * rows) <= 1  # two roundings meet here
+        assert abs(last.count("░") - share["share_positive"] * rows) <= 0.5
+        assert last == sorted(last, key="░▒█".index)  # positive on top, negative at the bottom
+        title = str(screen.query_one("#trend-title").render())
+        assert "░pos" in title and "▒neu" in title and "█neg" in title
