@@ -171,7 +171,9 @@ class ShopperApp(WatchMode, App[None]):
     screen_modes: tuple[ScreenMode, ...] = SCREEN_MODES
     MODES = {m.name: m.load for m in SCREEN_MODES}
     BINDINGS = [
-        *(Binding(m.key, f"switch_mode('{m.name}')", m.title) for m in SCREEN_MODES),
+        # the mode bar at the top shows these keys, so the footer keeps its width for the screen's
+        # own keys (at 80 columns they were cut off after "1 Overview  2 Segments  3 Aff")
+        *(Binding(m.key, f"switch_mode('{m.name}')", m.title, show=False) for m in SCREEN_MODES),
         Binding("question_mark", "help", "Help"),
         Binding("q", "quit", "Quit"),
         Binding("escape", "cancel_job", "Cancel job"),
