@@ -566,6 +566,11 @@ def _fmt_s(s: float | None) -> str:
     return f"{s * 1000:.1f} ms" if s < 1 else f"{s:.2f} s"
 
 
+def _fmt_ratio(ratio: float) -> str:
+    """1.4×, 38.3×; below 1, two significant digits (0.05×, not 0.0×)."""
+    return f"{ratio:.1f}×" if ratio >= 1 else f"{ratio:.2g}×"
+
+
 def _mem(stage: dict) -> str:
     return f" · {stage['peak_rss_mb']:,.0f} MB" if "peak_rss_mb" in stage else ""
 
@@ -714,7 +719,7 @@ def markdown(size: str, meta: dict, rows: list[dict]) -> str:
     ]
     for row in rows:
         met = {True: "yes", False: "**no**", None: "—"}[row["met"]]
-        ratio = f"{row['ratio']:.1f}×" if row["ratio"] is not None else "—"
+        ratio = _fmt_ratio(row["ratio"]) if row["ratio"] is not None else "—"
         lines.append(f"| {row['stage']} | {row['ours']} | {row['peer']} | {ratio} | {row['target']} | {met} |")
     lines += ["", "Notes per stage:", ""]
     lines += [f"- **{row['stage']}**: {row['note']}" for row in rows if row["note"]]
@@ -736,7 +741,7 @@ def chart(rows: list[dict], width: int = 46) -> str:
                 return max(1, int(width * (math.log10(v * 1e4 + 1) / math.log10(top * 1e4 + 1))))
 
             out.append(f"{label:<24} ours {'█' * scale(ours):<{width}} {_fmt_s(ours)}")
-            out.append(f"{'':<24} peer {'░' * scale(other):<{width}} {_fmt_s(other)}  ({row['ratio']:.1f}× faster)")
+            out.append(f"{'':<24} peer {'░' * scale(other):<{width}} {_fmt_s(other)}  ({_fmt_ratio(row['ratio'])} faster)")
         else:  # value vs target: the bar's end marks the target
             frac = ours / other
             bar = "█" * min(width, int(width * frac / 2)) if frac <= 2 else "█" * width + "…"

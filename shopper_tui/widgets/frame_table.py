@@ -174,10 +174,13 @@ class FrameTable(JobOwner, Vertical):
 
     # -- layout ----------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
-        bar = FilterBar()
-        bar.display = False
-        yield bar
+        # the filter bar is mounted on the first `/`: an Input and its parts are a good share of
+        # the styling a screen's first visit waits for, and most tables are never filtered
         yield Static("", classes="frame-status", markup=False)
+
+    def _filter_bar(self) -> FilterBar | None:
+        bars = self.query_children(FilterBar)
+        return bars.first() if bars else None
 
     def on_mount(self) -> None:
         self._composed = True
@@ -225,7 +228,8 @@ class FrameTable(JobOwner, Vertical):
         if problem:
             self._filter = ""
         old = self._table
-        had_focus = old is not None and (old.has_focus or self.query_one(FilterBar).has_focus_within)
+        bar = self._filter_bar()
+        had_focus = old is not None and (old.has_focus or (bar is not None and bar.has_focus_within))
         column = old.cursor_column if old is not None else 0
         row = old.cursor_row if old is not None and self._keep_cursor else 0
         if old is not None:
@@ -275,8 +279,11 @@ class FrameTable(JobOwner, Vertical):
         descending = bool(self._sort and self._sort[0] == column and not self._sort[1])
         self.sort_by(column, descending=descending)
 
-    def action_filter(self) -> None:
-        bar = self.query_one(FilterBar)
+    async def action_filter(self) -> None:
+        bar = self._filter_bar()
+        if bar is None:
+            bar = FilterBar()
+            await self.mount(bar, before=0)
         bar.display = True
         field = bar.query_one(Input)
         field.can_focus = True
@@ -285,9 +292,10 @@ class FrameTable(JobOwner, Vertical):
         field.focus()
 
     def _close_filter(self) -> None:
-        bar = self.query_one(FilterBar)
-        bar.display = False
-        bar.query_one(Input).can_focus = False
+        bar = self._filter_bar()
+        if bar is not None:
+            bar.display = False
+            bar.query_one(Input).can_focus = False
         table = self.data_table
         if table is not None:
             table.focus()
