@@ -68,8 +68,7 @@ class ScreenMode:
         return self.target.partition(":")[0]
 
     def load(self) -> Screen[Any]:
-        module, _, cls = self.target.partition(":")
-        screen = getattr(importlib.import_module(module), cls)()
+        screen = getattr(importlib.import_module(self.module), self.target.partition(":")[2])()
         _styled_as_current(screen)
         return screen
 
