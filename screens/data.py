@@ -24,7 +24,7 @@ from shopper_tui.analytics.schema import TABLE_NAMES
 from shopper_tui.analytics.tables import WorkspaceFacts, table_preview, table_summary, workspace_facts
 from shopper_tui.doctor import HealthLine, workspace_health
 from shopper_tui.jobs import job_progress
-from shopper_tui.widgets import FrameTable, ShopperScreen, counted, no_data_text
+from shopper_tui.widgets import FrameTable, ListTable, ShopperScreen, counted, no_data_text
 
 if TYPE_CHECKING:
     import polars as pl
@@ -135,7 +135,7 @@ class DataScreen(ShopperScreen):
     def compose_body(self) -> ComposeResult:
         with Horizontal(id="data-top"):
             yield Static("Opening workspace…", id="data-facts", markup=False)
-            table = DataTable(id="data-tables", cursor_type="row", zebra_stripes=False)
+            table = ListTable(id="data-tables", cursor_type="row", zebra_stripes=False)
             table.border_title = "Tables (enter: preview)"
             yield table
         with TabbedContent(id="data-tabs"):
@@ -154,7 +154,7 @@ class DataScreen(ShopperScreen):
                 yield FrameTable(name="arriving_events", id="live-tail", empty_text="No events arrived yet.")
 
     def on_mount(self) -> None:
-        table = self.query_one("#data-tables", DataTable)
+        table = self.query_one("#data-tables", ListTable)
         table.add_column("table", key="table")
         table.add_column(Text("rows", justify="right"), key="rows")
         table.add_column(Text("rejected", justify="right"), key="rejected")
@@ -241,7 +241,7 @@ class DataScreen(ShopperScreen):
         facts.append(f"{'rejected':<10}", style="bold")
         facts.append(f"{total_rejected:,} rows (x: see them)", style="red" if total_rejected else "")
         self.query_one("#data-facts", Static).update(facts)
-        table = self.query_one("#data-tables", DataTable)
+        table = self.query_one("#data-tables", ListTable)
         selected = self._selected_table()
         table.clear()
         for row in data.summary.iter_rows(named=True):
@@ -269,7 +269,7 @@ class DataScreen(ShopperScreen):
         preview.set_frame(frame, name=name, keep_view=preview.table_name == name)  # a reload keeps sort and filter
 
     def _row_count(self, name: str) -> int:
-        table = self.query_one("#data-tables", DataTable)
+        table = self.query_one("#data-tables", ListTable)
         try:
             cell = table.get_cell(name, "rows")
         except Exception:  # noqa: BLE001 - row not there yet
@@ -277,7 +277,7 @@ class DataScreen(ShopperScreen):
         return int(str(cell.plain if isinstance(cell, Text) else cell).replace(",", "") or 0)
 
     def _selected_table(self) -> str | None:
-        table = self.query_one("#data-tables", DataTable)
+        table = self.query_one("#data-tables", ListTable)
         if table.row_count == 0:
             return None
         return TABLE_NAMES[table.cursor_row] if table.cursor_row < len(TABLE_NAMES) else None

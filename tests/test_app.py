@@ -178,6 +178,46 @@ async def _open_preview(app: ShopperApp, pilot, table: str) -> FrameTable:
     return preview
 
 
+def _line_colours(table) -> tuple[str, str]:  # noqa: ANN001
+    """Background colours of a table's header line and of its cursor's row, as drawn."""
+    colours = []
+    for y in (0, table.cursor_row + 1 - table.scroll_offset.y):
+        first = next(s for s in table.render_line(y)._segments if s.text.strip())
+        colours.append(first.style.bgcolor.get_truecolor().hex)
+    return colours[0], colours[1]
+
+
+@run_async
+async def test_tables_keep_their_own_colours_whichever_screen_came_first(sample_settings: Settings) -> None:
+    """Textual's DataTable and textual-fastdatatable's are both called DataTable, so each one's
+    default CSS also matched the other's tables; after a visit to Data (Textual's, the list of
+    tables) the frame tables drew their header and cursor in Textual's colours (a tinted header,
+    the block cursor). Each now draws only its own rules: a frame table has a $primary header and
+    a $secondary cursor, the list of tables a $panel header and Textual's blurred block cursor."""
+    from textual.color import Color
+
+    app = _app(sample_settings)
+    async with app.run_test(size=SIZE) as pilot:
+        preview = await _open_preview(app, pilot, "orders")  # Data first, the preview focused
+        tables = app.screen.query_one("#data-tables", TextualDataTable)
+        await pilot.pause()
+        css = app.get_css_variables()
+
+        def hex_of(name: str) -> str:  # a translucent colour as drawn on the tables' $surface
+            return (Color.parse(css["surface"]) + Color.parse(css[name])).hex.lower()
+
+        assert preview.data_table.has_focus and not tables.has_focus
+        assert _line_colours(preview.data_table) == (hex_of("primary"), hex_of("secondary"))
+        assert _line_colours(tables) == (hex_of("panel"), hex_of("block-cursor-blurred-background"))
+        await pilot.press("2")  # Segments: frame tables only, mounted after Data's CSS was loaded
+        await wait_for(pilot, lambda: app.screen.query(FrameTable).first().data_table is not None, timeout=60)
+        await settle(pilot)
+        grid = app.screen.query(FrameTable).first().data_table
+        grid.focus()
+        await pilot.pause()
+        assert _line_colours(grid) == (hex_of("primary"), hex_of("secondary"))
+
+
 @run_async
 async def test_filter_reduces_rows(sample_settings: Settings) -> None:
     app = _app(sample_settings)

@@ -19,7 +19,7 @@ from _mongo_server import _answers_ping, free_port, stop, url_with_database
 from pymongo import MongoClient
 from test_app import run_async, settle, wait_for
 from test_mongo import _store, to_documents
-from textual.widgets import DataTable, Input, Static
+from textual.widgets import Input, Static
 
 from shopper_tui.analytics import audit
 from shopper_tui.app import make_app
@@ -27,7 +27,7 @@ from shopper_tui.config import Settings, parse_interval
 from shopper_tui.sample_data.generator import SampleData, generate, write
 from shopper_tui.screens.data import DataScreen
 from shopper_tui.watching import MongoUriDialog, segments_changed
-from shopper_tui.widgets import FrameTable, KpiCard
+from shopper_tui.widgets import FrameTable, KpiCard, ListTable
 
 pytestmark = pytest.mark.mongo
 
@@ -67,7 +67,7 @@ def _screen_text(app) -> str:  # noqa: ANN001
     parts = []
     for w in app.screen.query(Static):
         parts.append(str(w.render()))
-    for t in app.screen.query(DataTable):
+    for t in app.screen.query(ListTable):
         parts += [str(c) for row in range(t.row_count) for c in t.get_row_at(row)]
     for i in app.screen.query(Input):
         parts.append(i.value)
@@ -121,7 +121,7 @@ async def test_watch_mongo_arrivals_stop_and_resume(sample: SampleData, tmp_path
             await settle(pilot)
             counts = ws.row_counts()
             assert counts["events"] == base["events"] + 500
-            table = screen.query_one("#data-tables", DataTable)
+            table = screen.query_one("#data-tables", ListTable)
             assert str(table.get_cell("events", "rows")) == f"{counts['events']:,}"  # reloaded in place
             live = str(screen.query_one("#live-status", Static).render())
             assert "events 500" in live and "watermark" in live and "sessions: _id" in live

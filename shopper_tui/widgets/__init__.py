@@ -18,6 +18,7 @@ __all__ = [
     "FrameTable",
     "JobBar",
     "KpiCard",
+    "ListTable",
     "ModeBar",
     "NamePrompt",
     "ShopperScreen",
@@ -32,6 +33,7 @@ _WHERE = {
     "ExportDialog": "export_dialog", "ExportRequest": "export_dialog",
     "FilterBar": "frame_table", "FrameTable": "frame_table",
     "KpiCard": "kpi",
+    "ListTable": "list_table",
     "NamePrompt": "name_prompt",
     "JobBar": "shell", "ModeBar": "shell", "ShopperScreen": "shell", "no_data_text": "shell",
 }
@@ -42,6 +44,7 @@ if TYPE_CHECKING:
     from .export_dialog import ExportDialog, ExportRequest
     from .frame_table import FilterBar, FrameTable
     from .kpi import KpiCard
+    from .list_table import ListTable
     from .name_prompt import NamePrompt
     from .shell import JobBar, ModeBar, ShopperScreen, no_data_text
 
