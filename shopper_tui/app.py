@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
@@ -39,9 +40,11 @@ from .quiet_gc import QuietCollector
 from .watching import WatchMode, WatchStatus
 from .widgets.bar_chart import counted
 from .widgets.error_modal import ErrorModal
+from .widgets.shell import ShopperScreen
 
 if TYPE_CHECKING:
     import polars as pl
+    from textual.timer import Timer
 
     from .analytics.segmentation import SegmentationResult
     from .analytics.workspace import ImportResult, Workspace
@@ -58,6 +61,9 @@ class ScreenMode:
     title: str
     target: str  # "module:Class", imported on first use
     short: str = ""  # what the mode bar shows when the full titles do not fit
+    #: Modules the screen imports as it is built (not at its module's import, which start-up
+    #: pays): imported with the screens' modules in the background, not on the UI thread.
+    warm: tuple[str, ...] = ()
 
     @property
     def short_title(self) -> str:
@@ -71,6 +77,19 @@ class ScreenMode:
         screen = getattr(importlib.import_module(self.module), self.target.partition(":")[2])()
         _styled_as_current(screen)
         return screen
+
+    def first_screen(self) -> Screen[Any]:
+        """The screen for the mode's first visit: the one the app built ahead, or a new one."""
+        from textual._context import active_app
+
+        try:
+            built = active_app.get().screens_built_ahead.pop(self.name, None)
+        except (LookupError, AttributeError):  # no running app, or not a ShopperApp
+            built = None
+        if built is None:
+            return self.load()
+        built.call_later(built.shown_first)  # runs before the resume switch_mode sends it
+        return built
 
 
 def _styled_as_current(screen: Screen[Any]) -> None:
@@ -90,13 +109,18 @@ def _styled_as_current(screen: Screen[Any]) -> None:
         screen._css_update_count = count
 
 
+#: How often, and after how long without input, the next screen is built ahead of its visit.
+BUILD_AHEAD_TICK_S = 0.2
+BUILD_AHEAD_QUIET_S = 0.5
+
 #: Every screen, in key order. Keys 2-8 are reserved for Segments, Affinity,
 #: Recommendations, Reviews, Funnels, Cohorts and Experiments.
 SCREEN_MODES: tuple[ScreenMode, ...] = (
     ScreenMode("1", "overview", "Overview", "shopper_tui.screens.overview:OverviewScreen"),
     ScreenMode("2", "segments", "Segments", "shopper_tui.screens.segments:SegmentsScreen"),
     ScreenMode("3", "affinity", "Affinity", "shopper_tui.screens.affinity:AffinityScreen"),
-    ScreenMode("4", "recommendations", "Recommendations", "shopper_tui.screens.recommendations:RecommendationsScreen", "Recs"),
+    ScreenMode("4", "recommendations", "Recommendations", "shopper_tui.screens.recommendations:RecommendationsScreen", "Recs",
+               warm=("shopper_tui.analytics.recommend",)),  # SciPy: 150-190 ms
     ScreenMode("5", "reviews", "Reviews", "shopper_tui.screens.reviews:ReviewsScreen"),
     ScreenMode("6", "funnels", "Funnels", "shopper_tui.screens.funnels:FunnelsScreen"),
     ScreenMode("7", "cohorts", "Cohorts", "shopper_tui.screens.cohorts:CohortsScreen"),
@@ -168,7 +192,7 @@ class ShopperApp(WatchMode, App[None]):
     TITLE = "shopper-tui"
     COMMANDS = {ShopperCommands}
     screen_modes: tuple[ScreenMode, ...] = SCREEN_MODES
-    MODES = {m.name: m.load for m in SCREEN_MODES}
+    MODES = {m.name: m.first_screen for m in SCREEN_MODES}
     BINDINGS = [
         # the mode bar at the top shows these keys, so the footer keeps its width for the screen's
         # own keys (at 80 columns they were cut off after "1 Overview  2 Segments  3 Aff")
@@ -208,6 +232,10 @@ class ShopperApp(WatchMode, App[None]):
         self._jobs: dict[Worker[Any], JobStatus] = {}
         self._footer_shows_cancel = False  # whether the footer was last refreshed with a job running
         self._quiet_gc = QuietCollector()  # garbage collection between key presses (quiet_gc.py)
+        self.screens_built_ahead: dict[str, Screen[Any]] = {}  # mode → screen built, not yet shown
+        self._build_ahead_queue: list[ScreenMode] = []  # modes whose screens are built when idle
+        self._build_ahead_timer: Timer | None = None
+        self._last_input = time.monotonic()
         self._user_cancelled: set[Worker[Any]] = set()
         self._closed_workspace: Workspace | None = None
         if settings.theme in self.available_themes:
@@ -233,19 +261,58 @@ class ShopperApp(WatchMode, App[None]):
     async def on_event(self, event: events.Event) -> None:
         if isinstance(event, (events.Key, events.MouseDown, events.MouseScrollDown, events.MouseScrollUp)):
             self._quiet_gc.input_seen()  # no full garbage collection while the analyst is busy
+            self._last_input = time.monotonic()
         await super().on_event(event)
+
+    def _start_building_ahead(self) -> None:
+        """Build the screens not visited yet, one at a time, while the analyst is not typing.
+
+        Composing and styling a screen's widgets is most of a first visit (50-150 ms); built
+        ahead, a first visit costs what a revisit does. A screen built ahead watches nothing
+        and computes nothing until it is first shown (``ShopperScreen.shown_first``). Starts
+        once the screens' modules are imported (``_preload_screens``)."""
+        self._build_ahead_queue = [m for m in self.screen_modes if m.name not in self._screen_stacks]
+        self._build_ahead_timer = self.set_interval(BUILD_AHEAD_TICK_S, self._build_next_ahead,
+                                                    name="build screens ahead")
+
+    def _build_next_ahead(self) -> None:
+        if not self._build_ahead_queue:
+            if self._build_ahead_timer is not None:
+                self._build_ahead_timer.stop()
+            return
+        if time.monotonic() - self._last_input < BUILD_AHEAD_QUIET_S:
+            return
+        if self.workspace is None and self.workspace_error is None:
+            return  # still opening: the first screen is busy enough
+        if any(not screen.is_mounted for screen in self.screens_built_ahead.values()):
+            return  # the previous one is still composing
+        while self._build_ahead_queue:
+            mode = self._build_ahead_queue.pop(0)
+            if mode.name in self._screen_stacks or mode.name in self.screens_built_ahead:
+                continue  # visited meanwhile
+            try:
+                screen = mode.load()
+            except Exception:  # noqa: BLE001 - the visit itself imports again and reports the error
+                continue
+            if isinstance(screen, ShopperScreen):
+                screen.build_ahead()
+                self.screens_built_ahead[mode.name] = screen
+                self._register(self, screen)  # composed and mounted off screen (Textual's own path)
+                return
 
     @work(thread=True, exit_on_error=False, group="preload")
     def _preload_screens(self) -> None:
         """Import every screen's module in the background, so a first visit does not wait for
         it (30-120 ms each). A thread runs Python code in 5 ms turns, so the UI stays live."""
         for mode in self.screen_modes:
-            try:
-                importlib.import_module(mode.module)
-            except Exception:  # noqa: BLE001 - the visit itself imports again and reports the error
-                pass
+            for module in (mode.module, *mode.warm):
+                try:
+                    importlib.import_module(module)
+                except Exception:  # noqa: BLE001 - the visit itself imports again and reports the error
+                    pass
         try:
             self.call_from_thread(self._quiet_gc.freeze)  # the modules live as long as the app
+            self.call_from_thread(self._start_building_ahead)
         except RuntimeError:  # the app closed meanwhile
             pass
 

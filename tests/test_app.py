@@ -492,6 +492,40 @@ async def test_first_visit_styles_each_widget_once(sample_settings: Settings) ->
         await pilot.press("6")
         await settle(pilot)
         assert funnels in restyled  # a revisit restyles, as Textual does
+        await pilot.resize_terminal(*SIZE)  # resized while Affinity is away: Textual updates it on its return
+        await settle(pilot)
+        await pilot.press("3")
+        await settle(pilot)
+        assert affinity.has_class("-wide") and not affinity.has_class("-narrow")
+
+
+@run_async
+async def test_screens_built_ahead_compute_nothing_until_shown(sample_settings: Settings) -> None:
+    """While the analyst is idle the app builds the screens not visited yet; they watch
+    nothing until shown (no workspace, no job), and shown they load as a fresh screen would:
+    the Funnels screen then shows the engine's funnel."""
+    from shopper_tui.analytics.funnels import funnel
+    from shopper_tui.screens.funnels import DEFAULT_STEPS
+
+    app = _app(sample_settings)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.workspace is not None)
+        others = {m.name for m in SCREEN_MODES[1:]}
+        await wait_for(pilot, lambda: set(app.screens_built_ahead) == others
+                       and all(s.is_mounted for s in app.screens_built_ahead.values()), timeout=60)
+        await settle(pilot)
+        built = dict(app.screens_built_ahead)
+        assert all(screen.workspace is None for screen in built.values())
+        assert not [w for w in app.workers if w.node in built.values()]
+        await pilot.press("6")
+        screen = app.screen
+        assert screen is built["funnels"] and "funnels" not in app.screens_built_ahead
+        await wait_for(pilot, lambda: screen.result is not None, timeout=60)
+        await settle(pilot)
+        engine = funnel(app.workspace, steps=list(DEFAULT_STEPS), window=screen.spec.window_or_default())
+        assert screen.result.steps["count"].to_list() == engine.steps["count"].to_list()
+        assert engine.steps["count"][0] > engine.steps["count"][-1] > 0
+        assert all(other.workspace is None for name, other in built.items() if name != "funnels")
 
 
 @run_async

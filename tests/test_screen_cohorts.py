@@ -110,3 +110,28 @@ async def test_focus_segment_is_the_default_filter(settings: Settings) -> None:
         name = labels.filter(pl.col("segment_id") == focus)["segment"][0]
         assert f"segment {name}" in str(screen.query_one("#cohort-spec").render())
         _check_heatmap(screen.query_one(Heatmap), cohorts(app.workspace, labels=labels, segment=focus))
+
+
+@run_async
+async def test_focus_set_after_the_screen_was_built_ahead_is_followed(settings: Settings) -> None:
+    """Cohorts built ahead of its first visit read the focus segment as they mounted; a focus
+    set afterwards is still the first triangle's filter when the screen is shown."""
+    app = make_app(settings)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.workspace is not None)
+        await wait_for(pilot, lambda: "cohorts" in app.screens_built_ahead
+                       and app.screens_built_ahead["cohorts"].is_mounted, timeout=60)
+        built = app.screens_built_ahead["cohorts"]
+        assert built.workspace is None and built.frame is None  # nothing computed off screen
+        app.segment_choice = SegmentChoice(method="rfm")
+        app.segmentation = segment(app.workspace, method="rfm")
+        labels = segment_labels(app.segmentation)
+        focus = int(labels["segment_id"][-1])
+        app.focus_segment = focus
+        await pilot.press("7")
+        screen = app.screen
+        assert screen is built
+        await wait_for(pilot, lambda: screen.frame is not None)
+        await settle(pilot)
+        assert screen.spec.segment == focus
+        _check_heatmap(screen.query_one(Heatmap), cohorts(app.workspace, labels=labels, segment=focus))

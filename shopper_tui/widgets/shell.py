@@ -7,7 +7,7 @@ workspace, pushed down from ``ShopperApp.workspace``).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
@@ -24,6 +24,8 @@ from ..analytics.errors import REPLACE_REFUSED
 from ..jobs import JobOwner, JobStatus
 
 if TYPE_CHECKING:
+    from textual.dom import DOMNode
+
     from ..analytics.workspace import Workspace
 
 __all__ = ["JobBar", "ModeBar", "ShopperScreen"]
@@ -185,6 +187,9 @@ class ShopperScreen(JobOwner, _StyledOnMount):
     TITLE_TEXT: str = ""
     workspace: reactive[Workspace | None] = reactive(None, init=False)
     _watching_app = False
+    #: While a screen built ahead of its first visit waits to be shown: its watches of the
+    #: app, as (attribute, callback, init, value when asked). None once shown (or not built ahead).
+    _waiting_watches: list[tuple[str, Callable[..., Any], bool, Any]] | None = None
 
     def compose(self) -> ComposeResult:
         self._preset_breakpoints()
@@ -209,7 +214,39 @@ class ShopperScreen(JobOwner, _StyledOnMount):
         if hasattr(self.app, "data_version"):
             self.watch(self.app, "data_version", self._take_new_data, init=False)
 
+    # -- built ahead of the first visit (ShopperApp._build_next_ahead) ------------------------
+    def build_ahead(self) -> None:
+        """Called before the app mounts this screen off screen: until it is first shown, it
+        does not watch the app, so it neither loads data nor starts a job."""
+        self._waiting_watches = []
+
+    def watch(self, obj: DOMNode, attribute_name: str, callback: Callable[..., Any], init: bool = True) -> None:
+        if self._waiting_watches is not None and obj is self.app:
+            self._waiting_watches.append((attribute_name, callback, init, getattr(obj, attribute_name, None)))
+            return
+        super().watch(obj, attribute_name, callback, init=init)
+
+    def shown_first(self) -> None:
+        """The first visit of a screen built ahead: watch the app as mounting would have.
+
+        A watch that skips its first call still gets one if the value changed since the screen
+        mounted (e.g. the focus segment a screen read as it mounted), and those come first, so
+        the screen's first computation already uses them."""
+        waiting, self._waiting_watches = self._waiting_watches, None
+        if waiting is None:
+            return
+        self._seen_data_version = getattr(self.app, "data_version", 0)
+        calls = []
+        for name, callback, init, then in waiting:
+            now = getattr(self.app, name, None)
+            changed = now is not then and not (isinstance(now, (int, str)) and now == then)
+            calls.append((init or not changed, name, callback, init or changed))
+        for _, name, callback, init in sorted(calls, key=lambda call: call[0]):  # stable: else in order
+            self.watch(self.app, name, callback, init=init)
+
     def _take_new_data(self, version: int) -> None:
+        if version == self._seen_data_version:
+            return
         if self.workspace is not None and self.is_current:
             self._seen_data_version = version
             self.data_changed()
