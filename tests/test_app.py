@@ -453,6 +453,25 @@ async def test_first_visit_does_not_restyle_the_app(sample_settings: Settings) -
 
 
 @run_async
+async def test_help_key_is_visible_on_every_screen_at_80_columns(sample_settings: Settings) -> None:
+    """The footer starts with "? Help" and "q Quit", so a narrow terminal cuts a screen's own keys
+    (which ? lists) instead: at 80 columns "? Help" used to be cut off on most screens."""
+    from textual.widgets._footer import FooterKey
+
+    app = _app(sample_settings)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: app.workspace is not None)
+        for mode in SCREEN_MODES:
+            await pilot.press(mode.key)
+            await settle(pilot)
+            keys = [key for key in app.screen.query(FooterKey) if not key.has_class("-command-palette")]
+            assert [key.action for key in keys[:2]] == ["help", "quit"], mode.name
+            assert len(keys) >= 3, mode.name  # the screen's own keys follow
+            shown = keys[0].region
+            assert shown.width > 0 and shown.right <= 80, (mode.name, shown)
+
+
+@run_async
 async def test_first_visit_styles_each_widget_once(sample_settings: Settings) -> None:
     """A first visit styles the new screen's widgets as they mount and not again: the screen is
     not restyled on its first resumes (``_StyledOnMount``) and no footer key is restyled after

@@ -127,16 +127,29 @@ class ShopperFooter(Footer):
     each key was restyled as it mounted, twice (add, then remove ``-compact``): about 2 ms per
     key, 40-80 ms per footer of ~20 keys, on every first visit and every rebuild of the footer
     when a screen's bindings change. ``test_first_visit_styles_each_widget_once`` guards it.
+    "? Help" and "q Quit" come first (``FIRST_ACTIONS``).
     """
 
+    #: Keys shown first, so a narrow terminal cuts a screen's own keys rather than the key that
+    #: lists them all (at 80 columns "? Help" was cut off on most screens).
+    FIRST_ACTIONS = ("help", "quit")
+
     def compose(self) -> ComposeResult:
+        first: list[Widget] = []
+        rest: list[Widget] = []
         for widget in super().compose():
             if isinstance(widget, FooterKey):
                 # bound to the footer's state, except the command palette's key, which stays compact
                 compact = True if widget.has_class("-command-palette") else self.compact
                 widget.set_reactive(FooterKey.compact, compact)
                 widget.set_class(compact, "-compact", update=False)
-            yield widget
+                if widget.action in self.FIRST_ACTIONS:
+                    first.append(widget)
+                    continue
+            rest.append(widget)
+        first.sort(key=lambda key: self.FIRST_ACTIONS.index(key.action))  # type: ignore[attr-defined]
+        yield from first
+        yield from rest
 
 
 class _StyledOnMount(Screen[None]):
