@@ -110,7 +110,7 @@ def _styled_as_current(screen: Screen[Any]) -> None:
 
 
 #: How often, and after how long without input, the next screen is built ahead of its visit.
-BUILD_AHEAD_TICK_S = 0.2
+BUILD_AHEAD_TICK_S = 0.05  # the next screen starts once the previous one has mounted
 BUILD_AHEAD_QUIET_S = 0.5
 
 #: Every screen, in key order. Keys 2-8 are reserved for Segments, Affinity,
