@@ -120,6 +120,17 @@ def _cmd_import(args: argparse.Namespace) -> int:
     from .config import _parse_collections
 
     settings = _settings(args)
+    if args.collections:
+        from .analytics.errors import ShopperError
+        from .analytics.sources import source_kind
+
+        kind = source_kind(args.import_source)
+        if kind != "mongodb":
+            raise ShopperError(f"--collections names MongoDB collections; '{mask_uri(args.import_source)}' is "
+                               + ("the bundled sample" if kind == "sample" else "a folder of files" if kind == "files"
+                                  else "a file") + ".",
+                               hint="Files are matched to tables by their names (customers.csv, orders.parquet, …); "
+                                    "drop --collections.")
     collections = _parse_collections(args.collections) if args.collections else settings.collections
     print(f"Importing {mask_uri(args.import_source)} …", file=sys.stderr)
     result = import_source(

@@ -54,6 +54,15 @@ def test_bad_source_exits_2_without_traceback(data_dir: Path) -> None:
     assert "Source not found" in proc.stderr and "nope.csv" in proc.stderr
 
 
+def test_collections_for_a_source_that_is_not_mongodb_is_refused(data_dir: Path) -> None:
+    """--collections used to be ignored silently for files; it is a mistake worth saying."""
+    proc = _run("import", "sample", "--collections", "users=customers", env_data=data_dir)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "--collections names MongoDB collections; 'sample' is the bundled sample." in proc.stderr
+    assert "drop --collections" in proc.stderr
+    assert not (data_dir / "workspaces" / "sample.duckdb").exists()  # nothing imported
+
+
 def test_missing_required_column_names_file_and_column(tmp_path: Path, data_dir: Path) -> None:
     folder = tmp_path / "shop"
     folder.mkdir()
