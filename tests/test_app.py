@@ -182,7 +182,7 @@ def _line_colours(table) -> tuple[str, str]:  # noqa: ANN001
     """Background colours of a table's header line and of its cursor's row, as drawn."""
     colours = []
     for y in (0, table.cursor_row + 1 - table.scroll_offset.y):
-        first = next(s for s in table.render_line(y)._segments if s.text.strip())
+        first = next(s for s in table.render_line(y) if s.text.strip())
         colours.append(first.style.bgcolor.get_truecolor().hex)
     return colours[0], colours[1]
 
