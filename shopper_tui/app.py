@@ -270,7 +270,9 @@ class ShopperApp(WatchMode, App[None]):
         Composing and styling a screen's widgets is most of a first visit (50-150 ms); built
         ahead, a first visit costs what a revisit does. A screen built ahead watches nothing
         and computes nothing until it is first shown (``ShopperScreen.shown_first``). Starts
-        once the screens' modules are imported (``_preload_screens``)."""
+        once the screens' modules are imported (``_preload_screens``), while the source may still
+        be importing: a first import of a large export takes minutes, and the analyst can look
+        around meanwhile."""
         self._build_ahead_queue = [m for m in self.screen_modes if m.name not in self._screen_stacks]
         self._build_ahead_timer = self.set_interval(BUILD_AHEAD_TICK_S, self._build_next_ahead,
                                                     name="build screens ahead")
@@ -282,8 +284,6 @@ class ShopperApp(WatchMode, App[None]):
             return
         if time.monotonic() - self._last_input < BUILD_AHEAD_QUIET_S:
             return
-        if self.workspace is None and self.workspace_error is None:
-            return  # still opening: the first screen is busy enough
         if any(not screen.is_mounted for screen in self.screens_built_ahead.values()):
             return  # the previous one is still composing
         while self._build_ahead_queue:
