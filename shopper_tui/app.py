@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
@@ -235,7 +234,6 @@ class ShopperApp(WatchMode, App[None]):
         self.screens_built_ahead: dict[str, Screen[Any]] = {}  # mode → screen built, not yet shown
         self._build_ahead_queue: list[ScreenMode] = []  # modes whose screens are built when idle
         self._build_ahead_timer: Timer | None = None
-        self._last_input = time.monotonic()
         self._user_cancelled: set[Worker[Any]] = set()
         self._closed_workspace: Workspace | None = None
         if settings.theme in self.available_themes:
@@ -260,8 +258,7 @@ class ShopperApp(WatchMode, App[None]):
 
     async def on_event(self, event: events.Event) -> None:
         if isinstance(event, (events.Key, events.MouseDown, events.MouseScrollDown, events.MouseScrollUp)):
-            self._quiet_gc.input_seen()  # no full garbage collection while the analyst is busy
-            self._last_input = time.monotonic()
+            self._quiet_gc.input_seen()  # no full collection, no building ahead, while typing
         await super().on_event(event)
 
     def _start_building_ahead(self) -> None:
@@ -282,7 +279,7 @@ class ShopperApp(WatchMode, App[None]):
             if self._build_ahead_timer is not None:
                 self._build_ahead_timer.stop()
             return
-        if time.monotonic() - self._last_input < BUILD_AHEAD_QUIET_S:
+        if self._quiet_gc.idle_s() < BUILD_AHEAD_QUIET_S:
             return
         if any(not screen.is_mounted for screen in self.screens_built_ahead.values()):
             return  # the previous one is still composing

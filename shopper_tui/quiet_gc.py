@@ -61,6 +61,10 @@ class QuietCollector:
         if self.running:
             gc.freeze()
 
+    def idle_s(self) -> float:
+        """Seconds since the last key or mouse event (or since the app started)."""
+        return self._clock() - self._last_input
+
     def input_seen(self) -> None:
         """A key or mouse event arrived: put the full collection off."""
         self._last_input = self._clock()

@@ -33,8 +33,10 @@ def test_full_collection_waits_for_a_quiet_second_after_input() -> None:
         clock.now += 5
         collector.tick()
         assert collector.full_collections == 0  # no input since start: nothing to catch up on
+        assert collector.idle_s() == 5  # since start (the app builds screens ahead once idle)
         collector.input_seen()
         clock.now += QUIET_S / 2
+        assert collector.idle_s() == QUIET_S / 2
         collector.tick()
         assert collector.full_collections == 0  # the analyst is still typing
         clock.now += QUIET_S
