@@ -676,3 +676,46 @@ def test_counts_read_in_the_right_number() -> None:
     from shopper_tui.widgets import counted
 
     assert [counted(n, "review") for n in (0, 1, 2, 1234)] == ["0 reviews", "1 review", "2 reviews", "1,234 reviews"]
+
+
+@pytest.mark.parametrize("in_thread", [False, True], ids=["inline", "worker"])
+@run_async
+async def test_a_replaced_table_frees_its_arrow_data_without_the_cycle_collector(
+    in_thread: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The app freezes long-lived objects between key presses (quiet_gc.py), so garbage *cycles*
+    among them wait for a deep collection. A table replaced by a sort or a filter must not: its
+    Arrow data (a copy of the view, hundreds of MB for a big table) is freed by reference
+    counting alone, whether the view was computed inline or in a worker."""
+    import gc
+    import weakref
+
+    from shopper_tui.widgets import frame_table
+
+    if in_thread:
+        monkeypatch.setattr(frame_table, "INLINE_ROWS", 1)
+    frame = pl.DataFrame({"product_id": [f"P{i}" for i in range(500)], "price": [float(i % 37) for i in range(500)]})
+    app = _TableApp(frame)
+    async with app.run_test(size=(80, 12)) as pilot:
+        await settle(pilot)
+        table = app.query_one(FrameTable)
+        table.data_table.focus()
+        table.data_table.move_cursor(column=1)
+        await settle(pilot)
+        gc.collect()
+        was_enabled = gc.isenabled()
+        gc.disable()
+        try:
+            dropped = []
+            for _ in range(3):
+                dropped.append(weakref.ref(table.data_table.backend))
+                await pilot.press("s")
+                await settle(pilot)
+                await pilot.pause(0.05)
+            prices = table.view.get_column("price").to_list()
+            assert prices == sorted(prices) != frame.get_column("price").to_list()  # asc, desc, asc
+            alive = [ref() is not None for ref in dropped]
+        finally:
+            if was_enabled:
+                gc.enable()
+        assert alive == [False, False, False]

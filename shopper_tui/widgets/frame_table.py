@@ -13,6 +13,7 @@ Use::
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,6 +40,21 @@ __all__ = ["FilterBar", "FrameTable"]
 #: bigger ones in a thread worker.
 INLINE_ROWS = 200_000
 _FILTER_HELP = "text to find, or column op value (revenue > 100, status = returned, name ~ shoe); and joins"
+
+
+class _Handover:
+    """A worker's result, taken once. Textual's Worker keeps its result for as long as the worker
+    object lives (until the cycle collector finds it); what it holds here is emptied when the
+    table takes the view, so the view's Arrow data goes with the table that shows it."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: tuple[pl.DataFrame, str | None, ArrowBackend | None]) -> None:
+        self._value: tuple[pl.DataFrame, str | None, ArrowBackend | None] | None = value
+
+    def take(self) -> tuple[pl.DataFrame, str | None, ArrowBackend | None] | None:
+        value, self._value = self._value, None
+        return value
 
 
 class FilterBar(Horizontal):
@@ -219,9 +235,9 @@ class FrameTable(JobOwner, Vertical):
     @work(thread=True, exclusive=True, exit_on_error=False, group="view")
     def _compute_in_thread(
         self, frame: pl.DataFrame, query: str, sort: tuple[str, bool] | None
-    ) -> tuple[pl.DataFrame, str | None, ArrowBackend | None]:
+    ) -> _Handover:
         job_progress(f"Sorting and filtering {self.table_name}")("computing", None)
-        return self._compute_view(frame, query, sort)
+        return _Handover(self._compute_view(frame, query, sort))
 
     def _show_view(self, view: pl.DataFrame, problem: str | None, backend: ArrowBackend | None) -> None:
         self._view = view
@@ -233,7 +249,7 @@ class FrameTable(JobOwner, Vertical):
         column = old.cursor_column if old is not None else 0
         row = old.cursor_row if old is not None and self._keep_cursor else 0
         if old is not None:
-            old.remove()
+            self.call_later(self._release, old, old.remove())
         self._table = None
         self._generation += 1
         if backend is not None:
@@ -254,6 +270,14 @@ class FrameTable(JobOwner, Vertical):
             if had_focus:
                 table.focus()
         self._update_status(problem)
+
+    @staticmethod
+    async def _release(table: DataTable, removal: Awaitable[None]) -> None:
+        """Drop a replaced table's Arrow data once it is off screen. Widgets hold reference cycles,
+        and the app freezes long-lived objects between key presses (quiet_gc.py), so the widget
+        itself may wait minutes for a deep collection; its data (a copy of the view) is freed now."""
+        await removal
+        table.backend = None
 
     def _update_status(self, problem: str | None = None) -> None:
         total, shown = self._frame.height, self._view.height
@@ -336,7 +360,9 @@ class FrameTable(JobOwner, Vertical):
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.worker.group == "view" and event.state is WorkerState.SUCCESS:
-            self._show_view(*event.worker.result)  # type: ignore[misc]
+            view = event.worker.result.take()  # type: ignore[union-attr]
+            if view is not None:
+                self._show_view(*view)
         elif event.worker.group == "export" and event.state is WorkerState.SUCCESS:
             result: ExportResult = event.worker.result  # type: ignore[assignment]
             self.notify(result.describe(), title="Export")
