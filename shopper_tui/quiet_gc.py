@@ -11,15 +11,19 @@ since that is when the app allocates. On the 16 M-event benchmark a full collect
 * the objects alive after start-up (modules, classes, the first screen) are frozen, so a full
   collection no longer walks them;
 * automatic collection is off; a 0.25 s timer collects the young generations (a few ms, so
-  short-lived cycles are still freed within a quarter of a second) and the old generation
-  once no key or mouse event has come for a second after some input, and at the latest
-  once a minute (a 0.1 s pause that, with nobody typing, only a progress bar can show: at
-  20 s it fell inside the L benchmark's 10 s training, 131 ms against 55 ms at 60 s);
+  short-lived cycles are still freed within a quarter of a second);
+* once no key or mouse event has come for a second after some input (and at the latest once a
+  minute), the old generation is collected and what survives is frozen too. Only what survived
+  since the previous quiet second is walked, so this takes 2-17 ms. Walking everything took
+  160-205 ms once every screen had loaded its data (M and L: 325 k objects, mostly Textual's
+  render caches), and a key pressed 1.05 s after the previous one waited for it (at M a median
+  of 113-176 ms, 27-34 ms since);
+* frozen objects are still freed as soon as nothing refers to them; only garbage *cycles*
+  among them wait. Those are freed by a deep collection (unfreeze, collect everything, freeze
+  again; ~0.3 s at L) after 30 s without input, or at the next quiet second once 5 minutes have
+  passed since the last one. A table replaced by a sort or a filter drops its Arrow data
+  itself (:class:`~shopper_tui.widgets.frame_table.FrameTable`), so big buffers do not wait;
 * on exit everything is put back as it was (tests run many apps in one process).
-
-Memory held by cyclic garbage is therefore freed up to a minute later than Python's default
-would, but a full collection starts in the middle of handling keys only when the analyst
-types for a minute without a one-second pause.
 """
 
 from __future__ import annotations
@@ -29,10 +33,14 @@ import time
 
 __all__ = ["QuietCollector"]
 
-#: Seconds without input before the old generation is collected.
+#: Seconds without input before the old generation's newcomers are collected and frozen.
 QUIET_S = 1.0
-#: The old generation is collected at least this often, input or not.
+#: ... and at least this often, input or not.
 LONGEST_S = 60.0
+#: Seconds without input before a deep collection (everything, frozen objects included).
+DEEP_QUIET_S = 30.0
+#: A deep collection runs at the next quiet second once this long has passed without one.
+DEEP_LONGEST_S = 300.0
 #: How often the timer runs (young generations are collected on every tick).
 TICK_S = 0.25
 
@@ -45,9 +53,12 @@ class QuietCollector:
         self._was_enabled = gc.isenabled()
         self._last_input = clock()
         self._last_full = clock()
+        self._last_deep = clock()
         self._input_since_full = False
+        self._frozen_since_deep = False
         self.running = False
-        self.full_collections = 0
+        self.full_collections = 0  #: old-generation collections (newcomers since the last freeze)
+        self.deep_collections = 0  #: collections of everything, frozen objects included
 
     def start(self) -> None:
         """Freeze what start-up left alive and stop automatic collection."""
@@ -60,6 +71,7 @@ class QuietCollector:
         """Freeze objects that will live as long as the app (e.g. modules imported later)."""
         if self.running:
             gc.freeze()
+            self._frozen_since_deep = True
 
     def idle_s(self) -> float:
         """Seconds since the last key or mouse event (or since the app started)."""
@@ -75,12 +87,23 @@ class QuietCollector:
         if not self.running:
             return
         now = self._clock()
-        quiet = now - self._last_input >= QUIET_S
-        if (quiet and self._input_since_full) or now - self._last_full >= LONGEST_S:
+        idle = now - self._last_input
+        if self._frozen_since_deep and (
+            idle >= DEEP_QUIET_S or (idle >= QUIET_S and now - self._last_deep >= DEEP_LONGEST_S)
+        ):
+            gc.unfreeze()
             gc.collect()
+            gc.freeze()
+            self.deep_collections += 1
+            self._last_deep = self._last_full = now
+            self._frozen_since_deep = False
+        elif (idle >= QUIET_S and self._input_since_full) or now - self._last_full >= LONGEST_S:
+            gc.collect()  # the frozen objects are not walked
+            gc.freeze()
             self.full_collections += 1
             self._last_full = now
             self._input_since_full = False
+            self._frozen_since_deep = True
         else:
             gc.collect(1)
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import gc
 import weakref
 
-from shopper_tui.quiet_gc import LONGEST_S, QUIET_S, QuietCollector
+from shopper_tui.quiet_gc import DEEP_LONGEST_S, DEEP_QUIET_S, LONGEST_S, QUIET_S, QuietCollector
 
 
 class _Clock:
@@ -65,5 +65,62 @@ def test_short_lived_cycles_are_freed_on_the_next_tick() -> None:
         assert gone() is not None  # automatic collection is off
         collector.tick()  # a young-generation collection, even while the analyst types
         assert gone() is None
+    finally:
+        collector.stop()
+
+
+def test_quiet_second_freezes_survivors_and_a_long_pause_collects_everything() -> None:
+    """The collection at a quiet second walks only what is new since the last one and freezes
+    what survives, so it stays short however much the app holds; garbage cycles among frozen
+    objects are freed by the deep collection after DEEP_QUIET_S without input."""
+    clock = _Clock()
+    collector = QuietCollector(clock)
+    collector.start()
+    try:
+        node = _Node()
+        gone = weakref.ref(node)
+        collector.input_seen()
+        clock.now += QUIET_S
+        collector.tick()  # quiet second: the node survives (it is referenced) and is frozen
+        assert (collector.full_collections, collector.deep_collections) == (1, 0)
+        assert not any(obj is node for obj in gc.get_objects())  # frozen: not walked any more
+        del node  # now a garbage cycle among frozen objects
+        collector.input_seen()
+        clock.now += QUIET_S
+        collector.tick()  # the next quiet second does not walk it
+        assert gone() is not None and collector.full_collections == 2
+        clock.now += DEEP_QUIET_S - QUIET_S - 0.25
+        collector.tick()
+        assert gone() is not None and collector.deep_collections == 0  # 0.25 s short of the pause
+        clock.now += 0.25
+        collector.tick()
+        assert gone() is None and collector.deep_collections == 1
+        clock.now += DEEP_QUIET_S
+        collector.tick()
+        assert collector.deep_collections == 1  # nothing frozen since: no second deep collection
+    finally:
+        collector.stop()
+    assert gc.get_freeze_count() == 0
+
+
+def test_deep_collection_comes_at_a_quiet_second_once_long_overdue() -> None:
+    """An analyst who never pauses for DEEP_QUIET_S still gets frozen garbage cycles freed, at
+    the first quiet second once DEEP_LONGEST_S has passed without a deep collection."""
+    clock = _Clock()
+    collector = QuietCollector(clock)
+    collector.start()
+    try:
+        elapsed = 0.0
+        while elapsed < DEEP_LONGEST_S - 3:  # a key every 3 s: a quiet second each time, never 30 s
+            collector.input_seen()
+            for _ in range(12):
+                clock.now += 0.25
+                elapsed += 0.25
+                collector.tick()
+        assert collector.deep_collections == 0 and collector.full_collections >= DEEP_LONGEST_S / 3 - 1
+        collector.input_seen()
+        clock.now += 3.0  # DEEP_LONGEST_S since the start, and a quiet second
+        collector.tick()
+        assert collector.deep_collections == 1
     finally:
         collector.stop()
