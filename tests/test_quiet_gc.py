@@ -1,13 +1,19 @@
-"""The app's garbage-collection timing (shopper_tui.quiet_gc): full collections wait for a quiet
-second after input, short-lived cycles are still freed on the next tick, and everything is put
-back on exit."""
+"""The app's garbage-collection timing (shopper_tui.quiet_gc): old-generation collections wait for
+a quiet second after input and freeze what survives, a long pause collects everything,
+short-lived cycles are still freed on the next tick, and everything is put back on exit."""
 
 from __future__ import annotations
 
 import gc
 import weakref
 
-from shopper_tui.quiet_gc import DEEP_LONGEST_S, DEEP_QUIET_S, LONGEST_S, QUIET_S, QuietCollector
+from shopper_tui.quiet_gc import (
+    DEEP_LONGEST_S,
+    DEEP_QUIET_S,
+    LONGEST_S,
+    QUIET_S,
+    QuietCollector,
+)
 
 
 class _Clock:
