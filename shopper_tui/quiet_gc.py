@@ -96,7 +96,7 @@ class QuietCollector:
             gc.freeze()
             self.deep_collections += 1
             self._last_deep = self._last_full = now
-            self._frozen_since_deep = False
+            self._frozen_since_deep = self._input_since_full = False
         elif (idle >= QUIET_S and self._input_since_full) or now - self._last_full >= LONGEST_S:
             gc.collect()  # the frozen objects are not walked
             gc.freeze()
