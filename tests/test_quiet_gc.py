@@ -130,3 +130,26 @@ def test_deep_collection_comes_at_a_quiet_second_once_long_overdue() -> None:
         assert collector.deep_collections == 1
     finally:
         collector.stop()
+
+
+def test_many_survivors_are_walked_in_slices_while_the_analyst_types(monkeypatch) -> None:  # noqa: ANN001
+    """Typing without a one-second pause, the old generation still never holds more than
+    NEWCOMERS_MAX unfrozen objects, so no single collection walks more than that."""
+    from shopper_tui import quiet_gc
+
+    monkeypatch.setattr(quiet_gc, "NEWCOMERS_MAX", 5_000)
+    clock = _Clock()
+    collector = QuietCollector(clock)
+    collector.start()
+    try:
+        kept = []
+        for _ in range(4):
+            kept.extend(_Node() for _ in range(2_000))
+            collector.input_seen()
+            clock.now += 0.25
+            collector.tick()  # young collection: the nodes survive into the old generation
+            assert len(gc.get_objects(generation=2)) < 5_000
+        assert collector.full_collections == 1 and collector.deep_collections == 0  # at 6 000 nodes
+        assert not any(obj is kept[0] for obj in gc.get_objects())  # frozen
+    finally:
+        collector.stop()
