@@ -7,6 +7,8 @@ from __future__ import annotations
 import gc
 import weakref
 
+import pytest
+
 from shopper_tui.quiet_gc import (
     DEEP_LONGEST_S,
     DEEP_QUIET_S,
@@ -132,7 +134,7 @@ def test_deep_collection_comes_at_a_quiet_second_once_long_overdue() -> None:
         collector.stop()
 
 
-def test_many_survivors_are_walked_in_slices_while_the_analyst_types(monkeypatch) -> None:  # noqa: ANN001
+def test_many_survivors_are_walked_in_slices_while_the_analyst_types(monkeypatch: pytest.MonkeyPatch) -> None:
     """Typing without a one-second pause, the old generation still never holds more than
     NEWCOMERS_MAX unfrozen objects, so no single collection walks more than that."""
     from shopper_tui import quiet_gc
