@@ -230,7 +230,8 @@ class ShopperApp(WatchMode, App[None]):
         self.settings = settings
         self._jobs: dict[Worker[Any], JobStatus] = {}
         self._footer_shows_cancel = False  # whether the footer was last refreshed with a job running
-        self._quiet_gc = QuietCollector()  # garbage collection between key presses (quiet_gc.py)
+        # garbage collection between key presses, and no long one while a job shows progress (quiet_gc.py)
+        self._quiet_gc = QuietCollector(busy=lambda: bool(self._jobs))
         self.screens_built_ahead: dict[str, Screen[Any]] = {}  # mode → screen built, not yet shown
         self._build_ahead_queue: list[ScreenMode] = []  # modes whose screens are built when idle
         self._build_ahead_timer: Timer | None = None

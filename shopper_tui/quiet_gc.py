@@ -22,7 +22,8 @@ since that is when the app allocates. On the 16 M-event benchmark a full collect
 * frozen objects are still freed as soon as nothing refers to them; only garbage *cycles*
   among them wait. Those are freed by a deep collection (unfreeze, collect everything, freeze
   again; ~0.3 s at L) after 30 s without input, or at the next quiet second once 5 minutes have
-  passed since the last one. A table replaced by a sort or a filter drops its Arrow data
+  passed since the last one, but not while a job's progress is on screen (training, say), where
+  it would stall the progress bar. A table replaced by a sort or a filter drops its Arrow data
   itself (:class:`~shopper_tui.widgets.frame_table.FrameTable`), so big buffers do not wait;
 * on exit everything is put back as it was (tests run many apps in one process).
 """
@@ -31,6 +32,7 @@ from __future__ import annotations
 
 import gc
 import time
+from collections.abc import Callable
 
 __all__ = ["QuietCollector"]
 
@@ -53,8 +55,12 @@ TICK_S = 0.25
 class QuietCollector:
     """Collect garbage between key presses, not during them (see the module docstring)."""
 
-    def __init__(self, clock=time.monotonic) -> None:  # noqa: ANN001 - a clock for tests
+    def __init__(self, clock: Callable[[], float] = time.monotonic,
+                 busy: Callable[[], bool] = lambda: False) -> None:
+        """``busy`` says whether a job's progress is on screen: a deep collection waits for it
+        to end, since it holds the event loop for ~0.3 s at L and a progress bar would stall."""
         self._clock = clock
+        self._busy = busy
         self._was_enabled = gc.isenabled()
         self._last_input = clock()
         self._last_full = clock()
@@ -95,7 +101,7 @@ class QuietCollector:
         idle = now - self._last_input
         if self._frozen_since_deep and (
             idle >= DEEP_QUIET_S or (idle >= QUIET_S and now - self._last_deep >= DEEP_LONGEST_S)
-        ):
+        ) and not self._busy():
             gc.unfreeze()
             gc.collect()
             gc.freeze()

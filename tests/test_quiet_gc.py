@@ -155,3 +155,25 @@ def test_many_survivors_are_walked_in_slices_while_the_analyst_types(monkeypatch
         assert not any(obj is kept[0] for obj in gc.get_objects())  # frozen
     finally:
         collector.stop()
+
+
+def test_deep_collection_waits_while_a_job_shows_progress() -> None:
+    """A deep collection holds the event loop for ~0.3 s at L: not while a progress bar moves."""
+    clock = _Clock()
+    jobs: list[str] = []
+    collector = QuietCollector(clock, busy=lambda: bool(jobs))
+    collector.start()
+    try:
+        collector.input_seen()
+        clock.now += QUIET_S
+        collector.tick()  # the quiet second: newcomers frozen
+        jobs.append("training")
+        clock.now += DEEP_QUIET_S
+        collector.tick()
+        assert collector.deep_collections == 0  # the job is running
+        jobs.clear()
+        clock.now += 0.25
+        collector.tick()
+        assert collector.deep_collections == 1  # it ended: collected at the next tick
+    finally:
+        collector.stop()
