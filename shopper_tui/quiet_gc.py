@@ -15,10 +15,10 @@ since that is when the app allocates. On the 16 M-event benchmark a full collect
 * once no key or mouse event has come for a second after some input (and at the latest once a
   minute), the old generation is collected and what survives is frozen too. Only what survived
   since the previous quiet second is walked, so this usually takes 2-17 ms; while the analyst
-  types without a pause, it also runs whenever 30 k objects have survived since the last one. Walking everything took
-  160-205 ms once every screen had loaded its data (M and L: 325 k objects, mostly Textual's
-  render caches), and a key pressed 1.05 s after the previous one waited for it (at M a median
-  of 113-196 ms, 27-52 ms since);
+  types without a pause, it also runs whenever 30 k objects have survived since the last one.
+  Walking everything took 160-205 ms once every screen had loaded its data (M and L: 325 k
+  objects, mostly Textual's render caches), and a key pressed 1.05 s after the previous one
+  waited for it (at M a median of 113-196 ms, 27-52 ms since);
 * frozen objects are still freed as soon as nothing refers to them; only garbage *cycles*
   among them wait. Those are freed by a deep collection (unfreeze, collect everything, freeze
   again; ~0.3 s at L) after 30 s without input, or at the next quiet second once 5 minutes have
