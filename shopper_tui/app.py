@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from textual import events, work
-from textual.app import App
+from textual.app import App, ScreenStackError
 from textual.binding import Binding
 from textual.reactive import reactive
 from textual.screen import ModalScreen, Screen
@@ -241,6 +241,16 @@ class ShopperApp(WatchMode, App[None]):
             self.theme = settings.theme
 
     # -- start-up and the workspace ---------------------------------------------------------
+    def clear_selection(self) -> None:
+        """Textual's, which ignores a missing screen but not an empty screen stack. While the app
+        closes, the stacks are emptied one mode at a time; an Input on a later mode's screen that
+        takes focus meanwhile (a table replaced as a training ends moves focus to it) called this
+        and stopped the app with a traceback instead of closing it."""
+        try:
+            super().clear_selection()
+        except ScreenStackError:
+            pass
+
     def on_unmount(self) -> None:
         self.stop_change_feed()  # watch mode's MongoDB change stream thread, if any
         self._quiet_gc.stop()

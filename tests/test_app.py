@@ -719,3 +719,16 @@ async def test_a_replaced_table_frees_its_arrow_data_without_the_cycle_collector
             if was_enabled:
                 gc.enable()
         assert alive == [False, False, False]
+
+
+def test_clearing_the_selection_with_no_screen_on_the_stack_does_not_stop_the_app(sample_settings: Settings) -> None:
+    """While the app closes, an Input on a screen not closed yet can take focus after the
+    current mode's stack has been emptied; its focus handler clears the selection. Textual's
+    clear_selection raised ScreenStackError there (the benchmark's app stage at S died at exit)."""
+    from textual.app import App as TextualApp
+    from textual.app import ScreenStackError
+
+    plain = TextualApp()
+    with pytest.raises(ScreenStackError):  # Textual's own, on the same empty stack
+        plain.clear_selection()
+    make_app(sample_settings).clear_selection()  # the app's: nothing to clear, nothing raised
