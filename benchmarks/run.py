@@ -500,6 +500,19 @@ async def _app_stage(ctx: dict, build_ahead: bool = True) -> dict:
     return out
 
 
+async def _train(app, choice) -> tuple[float, float, bool]:
+    """Train ``choice`` in the app's worker, as the Segments screen does, and wait for the result
+    (at most 900 s): (started, ended, trained)."""
+    import asyncio
+
+    before = app.segmentation
+    started = time.perf_counter()
+    app.request_segmentation(choice, force=True)
+    while (app.segmentation is None or app.segmentation is before) and time.perf_counter() - started < 900:
+        await asyncio.sleep(0.05)
+    return started, time.perf_counter(), app.segmentation is not None and app.segmentation is not before
+
+
 async def _training_after_a_key(pilot) -> dict:
     """The longest gap between 10 ms ticks while segmentation trains, started right after a key
     once every screen has loaded its data: the key's quiet second, when the app collects
@@ -517,16 +530,11 @@ async def _training_after_a_key(pilot) -> dict:
     ticks: list[float] = []
     ticker = app.set_interval(0.01, lambda: ticks.append(time.perf_counter()))
     await asyncio.sleep(0.3)
-    before = app.segmentation
     app.post_message(events.Key("k", "k"))  # the analyst's key (unbound here: it only counts as input)
-    started = time.perf_counter()
-    app.request_segmentation(SegmentChoice(), force=True)
-    while app.segmentation is before and time.perf_counter() - started < 900:
-        await asyncio.sleep(0.05)
-    ended = time.perf_counter()
+    started, ended, ok = await _train(app, SegmentChoice())
     ticker.stop()
     window = [t for t in ticks if started - 0.011 <= t <= ended]
-    if len(window) < 2 or app.segmentation is before:
+    if len(window) < 2 or not ok:
         return {}
     gap, at = max((b - a, a) for a, b in itertools.pairwise(window))
     return {"keyed_training_s": ended - started, "keyed_training_max_gap_ms": gap * 1000,
@@ -563,15 +571,8 @@ async def _training_stage(ctx: dict) -> dict:
         idle = list(ticks)
         runs = []
         for _ in range(2):  # the first training imports scikit-learn in the worker; the second has it loaded
-            before = app.segmentation
-            started = time.perf_counter()
             choice = SegmentChoice(k=5) if ctx["smoke"] else SegmentChoice()  # the app's default: k by silhouette
-            app.request_segmentation(choice, force=True)  # the app's worker, as the Segments screen does
-            deadline = started + 900
-            while (app.segmentation is None or app.segmentation is before) and time.perf_counter() < deadline:
-                await asyncio.sleep(0.05)
-            ended = time.perf_counter()
-            ok = app.segmentation is not None and app.segmentation is not before
+            started, ended, ok = await _train(app, choice)
             runs.append((started, ended, ok, app.segmentation.k if ok else None))
             if ctx["smoke"]:
                 break
