@@ -36,9 +36,14 @@ from .printable import printable_frame
 
 __all__ = ["FilterBar", "FrameTable"]
 
-#: Frames up to this many rows are sorted and filtered on the UI thread (well under 100 ms);
-#: bigger ones in a thread worker.
-INLINE_ROWS = 200_000
+#: Frames up to this many rows and bytes are sorted, filtered and measured on the UI thread
+#: (10 ms or less); bigger ones in a thread worker. One segment's reviews at L (45,599 rows,
+#: 10 MB of text) took 67 ms on an idle machine and 240 ms while the other screens' workers
+#: ran after a segmentation (every Arrow call gives up the GIL and waits to get it back).
+INLINE_ROWS = 20_000
+INLINE_BYTES = 2_000_000
+#: The widest a column is drawn (cells); wider text is cut with an ellipsis.
+MAX_COLUMN_WIDTH = 40
 _FILTER_HELP = "text to find, or column op value (revenue > 100, status = returned, name ~ shoe); and joins"
 
 
@@ -55,6 +60,81 @@ class _Handover:
     def take(self) -> tuple[pl.DataFrame, str | None, ArrowBackend | None] | None:
         value, self._value = self._value, None
         return value
+
+
+class _Backend(ArrowBackend):
+    """The Arrow backend, with text columns measured only as far as the table shows them.
+
+    textual-fastdatatable measures every value Arrow cannot count (anything not plain ASCII)
+    in Python, one distinct value at a time. A review text with a line break (shown as a
+    visible character, so not ASCII any more) or an accent is such a value: the 45,599 reviews
+    of one segment at L took 0.9-1.7 s to measure, on the UI thread, for a column drawn 40
+    cells wide anyway. Here a text column is measured exactly up to :data:`MAX_COLUMN_WIDTH`
+    (the table cuts wider text) and only the values that could be the widest are measured:
+    see :func:`_text_width`. Other columns are measured by the base class.
+    """
+
+    @property
+    def column_content_widths(self) -> list[int]:
+        if not self._column_content_widths:
+            self._column_content_widths = [
+                _text_width(arr, MAX_COLUMN_WIDTH) if _is_text(arr.type) else (self._measure(arr) or 0)
+                for arr in self.data.columns
+            ]
+        return self._column_content_widths
+
+
+def _is_text(dtype: Any) -> bool:
+    import pyarrow.types as pt
+
+    return bool(pt.is_string(dtype) or pt.is_large_string(dtype) or pt.is_string_view(dtype))
+
+
+def _text_width(arr: Any, cap: int) -> int:
+    """The widest value of a text column in terminal cells, exact below ``cap``; at least
+    ``cap`` otherwise (the table draws it ``cap`` wide either way).
+
+    A row shows a value's first line, plus a two-cell marker if there are more. A first line of
+    printable ASCII is as wide as it is long. Any other is at most as wide as it is long plus
+    the number of its characters from U+0800 up, the only ones (CJK, emoji) that can take two
+    cells; each takes at least three bytes in UTF-8, so there are at most (bytes − length) / 2
+    of them. Only values whose bound exceeds the widest found so far are measured, widest bound
+    first, and the search stops once one reaches ``cap``.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    from textual_fastdatatable.format import MULTILINE_MARKER_WIDTH, measure_width
+
+    arr = arr.cast(pa.large_string()).fill_null("")
+    if not len(arr):
+        return 0
+    chars = pc.utf8_length(arr)
+    head, marker = arr, 0
+    if pc.any(pc.match_substring_regex(arr, "[\r\n]")).as_py():
+        head = pc.replace_substring_regex(arr, r"(?s)[\r\n].*", "", max_replacements=1)
+        head_chars = pc.utf8_length(head)
+        marker = pc.multiply(pc.cast(pc.not_equal(chars, head_chars), pa.int64()), MULTILINE_MARKER_WIDTH)
+        chars = head_chars
+    plain = pc.match_substring_regex(head, r"^[\x20-\x7e]*$")
+    best = pc.max(pc.if_else(plain, pc.add(chars, marker), 0)).as_py() or 0
+    if best >= cap:
+        return best
+    wide = pc.shift_right(pc.subtract(pc.binary_length(head), chars), 1)
+    bound = pc.add(pc.add(chars, wide), marker)
+    maybe = pc.and_(pc.invert(plain), pc.greater(bound, best))
+    if not pc.any(maybe).as_py():
+        return best
+    where = pc.indices_nonzero(maybe.combine_chunks() if isinstance(maybe, pa.ChunkedArray) else maybe)
+    sizes = pc.take(bound, where)
+    seen: set[str] = set()
+    for k in pc.array_sort_indices(sizes, order="descending").to_pylist():
+        if sizes[k].as_py() <= best or best >= cap:
+            break
+        value = arr[where[k].as_py()].as_py()
+        if value not in seen:
+            seen.add(value)
+            best = max(best, measure_width(value, render_markup=False))
+    return best
 
 
 class FilterBar(Horizontal):
@@ -218,7 +298,7 @@ class FrameTable(JobOwner, Vertical):
             view = sort_frame(view, sort[0], descending=sort[1])
         backend = None
         if view.width:
-            backend = ArrowBackend(printable_frame(view).to_arrow())  # control characters shown, not sent
+            backend = _Backend(printable_frame(view).to_arrow())  # control characters shown, not sent
             backend.render_markup = False  # cell text is data, never markup
             _ = backend.column_content_widths  # measure here (off the UI thread for big views)
         return view, problem, backend
@@ -226,7 +306,7 @@ class FrameTable(JobOwner, Vertical):
     def _refresh_view(self) -> None:
         if not self._composed:
             return
-        if self._frame.height > INLINE_ROWS:
+        if self._frame.height > INLINE_ROWS or self._frame.estimated_size() > INLINE_BYTES:
             self._compute_in_thread(self._frame, self._filter, self._sort)
         else:
             self.app.workers.cancel_group(self, "view")  # a slower, older view must not land later
@@ -256,7 +336,7 @@ class FrameTable(JobOwner, Vertical):
             table = DataTable(
                 backend=backend,
                 render_markup=False,
-                max_column_content_width=40,
+                max_column_content_width=MAX_COLUMN_WIDTH,
                 zebra_stripes=True,
                 null_rep="·",
                 id=f"{self.id or 'frame'}-grid-{self._generation}",
