@@ -59,7 +59,10 @@ def _cohort_label(value: Any, period: str) -> str:
         f"{value.year}-Q{(value.month - 1) // 3 + 1}" if period == "quarter" else f"{value:%Y-%m-%d}")
 
 
-def triangle(frame: pl.DataFrame, period: str) -> tuple[list[str], list[str], list[list[float | None]]]:
+_Triangle = tuple[list[str], list[str], list[list[float | None]]]
+
+
+def triangle(frame: pl.DataFrame, period: str) -> _Triangle:
     """Row labels ("2024-07 · 42"), column labels (0…N) and rate × 100 per cell (None outside)."""
     import polars as pl
 
@@ -182,26 +185,29 @@ class CohortsScreen(ShopperScreen):
         self.compute(ws, self.spec, labels)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="cohorts")
-    def compute(self, ws: Workspace, spec: CohortSpec, labels: pl.DataFrame | None) -> tuple[CohortSpec, pl.DataFrame]:
+    def compute(self, ws: Workspace, spec: CohortSpec, labels: pl.DataFrame | None) -> tuple[CohortSpec, pl.DataFrame, _Triangle]:
         progress = job_progress("Cohorts")
         from shopper_tui.analytics.cohorts import cohorts
 
         progress(spec.describe(), None)
-        return spec, cohorts(ws, by=spec.by, period=spec.period, measure=spec.measure, mode=spec.mode,  # type: ignore[arg-type]
-                             labels=labels, segment=spec.segment)
+        frame = cohorts(ws, by=spec.by, period=spec.period, measure=spec.measure, mode=spec.mode,  # type: ignore[arg-type]
+                        labels=labels, segment=spec.segment)
+        # the heatmap's cells too: a pivot and a Python list per row, which took 190 ms on the UI
+        # thread at L while the other screens' workers ran after a segmentation
+        return spec, frame, triangle(frame, spec.period)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         super().on_worker_state_changed(event)
         if event.worker.group == "cohorts" and event.state is WorkerState.SUCCESS:
-            spec, frame = event.worker.result  # type: ignore[misc]
+            spec, frame, cells = event.worker.result  # type: ignore[misc]
             if spec == self.spec:
-                self._show(spec, frame)
+                self._show(spec, frame, cells)
 
-    def _show(self, spec: CohortSpec, frame: pl.DataFrame) -> None:
+    def _show(self, spec: CohortSpec, frame: pl.DataFrame, cells: _Triangle) -> None:
         import polars.selectors as cs
 
         self.frame, self._spec_shown = frame, spec
-        rows, cols, values = triangle(frame, spec.period)
+        rows, cols, values = cells
         heatmap = self.query_one(Heatmap)
         heatmap.empty_text = "No completed purchases, so no cohorts." if spec.by == "first_purchase" else \
             "No signups, so no cohorts."

@@ -11,6 +11,7 @@ repeat-purchase toggle change; items that moved since the previous ranking are m
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
@@ -95,6 +96,21 @@ def reasons_text(item: dict[str, Any], *, cold_start: bool) -> Text:
     if cold_start:
         text.append("  cold start: no purchase history, so no collaborative or item-item signal", style="italic dim")
     return text
+
+
+#: What the ranking on screen was scored for: customer, session, signal weights, repeat purchases.
+_ScoreState = tuple[str | None, tuple[tuple[str, str], ...], tuple[tuple[str, float], ...], bool]
+
+
+@dataclass
+class _Trained:
+    """A worker's model: what it was labelled with, the customer box's completions (None: keep
+    the ones shown), and the shopper on screen already scored, for that state."""
+
+    model: RecModel
+    source: object
+    suggester: SuggestFromList | None
+    scored: tuple[_ScoreState, Recommendations] | None = None
 
 
 class RecommendationCommands(PaletteCommands):
@@ -223,32 +239,53 @@ class RecommendationsScreen(ShopperScreen):
         return artifact_cache(ws, self.app.settings)  # type: ignore[attr-defined]
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="rec-fit")
-    def _fit(self, ws: Workspace, labels: pl.DataFrame | None, source: object) -> tuple[RecModel | ShopperError, object]:
+    def _fit(self, ws: Workspace, labels: pl.DataFrame | None, source: object) -> _Trained | ShopperError:
         from shopper_tui.analytics.recommend import fit_recommender
 
         progress = job_progress("Training recommender")
         try:
-            return fit_recommender(ws, labels=labels, cache=self._cache(ws), progress=progress), source
+            model = fit_recommender(ws, labels=labels, cache=self._cache(ws), progress=progress)
         except ShopperError as exc:  # nothing to learn from (no purchases, views or carts): said in place
-            return exc, source
+            return exc
+        # the customer box's completions: a list of every customer, folded, built here (50 ms at L)
+        return _Trained(model, source, SuggestFromList(model.customers.tolist(), case_sensitive=False))
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="rec-segments")
-    def _apply_segments(self, model: RecModel, labels: pl.DataFrame | None, source: object) -> tuple[RecModel, object]:
+    def _apply_segments(self, model: RecModel, labels: pl.DataFrame | None, source: object,
+                        state: _ScoreState) -> _Trained:
+        from shopper_tui.analytics.recommend import recommend
+
         job_progress("Recommender: segment popularity")("applying segment labels", None)
-        return model.with_segments(labels), source
+        model = model.with_segments(labels)
+        # the shopper on screen, scored here: a segmentation finishing sets every screen's
+        # workers going, and scoring on the UI thread then took 50-200 ms
+        customer, session, weights, include_purchased = state
+        try:
+            recs = recommend(model, customer, n=N_ITEMS, weights=dict(weights), session=list(session),
+                             include_purchased=include_purchased)
+        except ShopperError:  # scored again on the UI thread, which says why
+            return _Trained(model, source, None)
+        return _Trained(model, source, None, (state, recs))
+
+    def _score_state(self) -> _ScoreState:
+        return self.customer, tuple(self.session), tuple(self.weights.items()), self.include_purchased
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.state is not WorkerState.SUCCESS:
             return
         if event.worker.group in ("rec-fit", "rec-segments"):
-            model, source = event.worker.result  # type: ignore[misc]
-            if isinstance(model, ShopperError):
-                self._cannot_train(model)
+            trained = event.worker.result
+            if isinstance(trained, ShopperError):
+                self._cannot_train(trained)
                 return
+            assert isinstance(trained, _Trained)
             first = self.model is None
-            self.model = model
-            self._labelled = source
-            self._model_ready(first)
+            self.model = trained.model
+            self._labelled = trained.source
+            if trained.suggester is not None:
+                self.query_one("#customer-input", Input).suggester = trained.suggester
+            scored = trained.scored
+            self._model_ready(first, scored[1] if scored is not None and scored[0] == self._score_state() else None)
 
     def _cannot_train(self, error: ShopperError, hint: str = "") -> None:
         self.model = None
@@ -260,32 +297,31 @@ class RecommendationsScreen(ShopperScreen):
         table.empty_text = "No model."
         table.set_frame(pl.DataFrame())
 
-    def _model_ready(self, first: bool) -> None:
+    def _model_ready(self, first: bool, recs: Recommendations | None = None) -> None:
         model = self.model
         assert model is not None
         app: Any = self.app
-        customers = model.customers.tolist()
-        self.query_one("#customer-input", Input).suggester = SuggestFromList(customers, case_sensitive=False)
+        n_customers = len(model.customers)
         seg = "segments: " + (app.segment_choice.describe() if self._labelled is not None else "none yet (overall popularity)")
         self.query_one("#rec-model-state", Static).update(
-            f"{len(customers):,} customers · {model.n_items:,} products · content {model.content_backend} · {seg}")
+            f"{n_customers:,} customers · {model.n_items:,} products · content {model.content_backend} · {seg}")
         if first:
             self._filter_picker("")
             self._show_session()
             if self.customer is None:
-                self.customer = app.selected_customer or (customers[0] if customers else None)
+                self.customer = app.selected_customer or (str(model.customers[0]) if n_customers else None)
                 self.query_one("#customer-input", Input).value = self.customer or ""
         if app.segmentation is not None and app.segmentation is not self._labelled:
-            self._apply_segments(model, self._labels(), app.segmentation)
+            self._apply_segments(model, self._labels(), app.segmentation, self._score_state())
         elif app.segmentation is None and app.workspace is not None:
             app.request_segmentation()
-        self.refresh_recs(keep_marks=False)  # a new model is not the user's doing: no move marks
+        self.refresh_recs(keep_marks=False, recs=recs)  # a new model is not the user's doing: no move marks
         if first and self.focused is None and self.query_one("#rec-views", ContentSwitcher).current == "rec-main":
             self._focus_table()
 
     def _segmentation_changed(self, seg: SegmentationResult | None) -> None:
         if self.model is not None and seg is not None and seg is not self._labelled:
-            self._apply_segments(self.model, self._labels(), seg)
+            self._apply_segments(self.model, self._labels(), seg, self._score_state())
         panel = self.query_one(EvalPanel)
         if panel.started and seg is not None:
             panel.set_labels(self._labels())
@@ -304,15 +340,17 @@ class RecommendationsScreen(ShopperScreen):
         self._show_session()
         self.refresh_recs(keep_marks=False)
 
-    def refresh_recs(self, *, keep_marks: bool = True) -> None:
-        """Score the current shopper again (milliseconds: no retraining) and show it."""
+    def refresh_recs(self, *, keep_marks: bool = True, recs: Recommendations | None = None) -> None:
+        """Score the current shopper again (milliseconds: no retraining) and show it; ``recs``:
+        already scored (by a worker) for the shopper, session and weights on screen."""
         from shopper_tui.analytics.recommend import recommend
 
         if self.model is None:
             return
         previous = self._previous if keep_marks else None
-        recs = recommend(self.model, self.customer, n=N_ITEMS, weights=self.weights, session=self.session,
-                         include_purchased=self.include_purchased)
+        if recs is None:
+            recs = recommend(self.model, self.customer, n=N_ITEMS, weights=self.weights, session=self.session,
+                             include_purchased=self.include_purchased)
         self.recs = recs
         self._previous = dict(zip(recs.items.get_column("product_id").to_list(),
                                   recs.items.get_column("rank").to_list(), strict=True))
