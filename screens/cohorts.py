@@ -185,27 +185,28 @@ class CohortsScreen(ShopperScreen):
         self.compute(ws, self.spec, labels)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="cohorts")
-    def compute(self, ws: Workspace, spec: CohortSpec, labels: pl.DataFrame | None) -> tuple[CohortSpec, pl.DataFrame, _Triangle]:
+    def compute(self, ws: Workspace, spec: CohortSpec,
+                labels: pl.DataFrame | None) -> tuple[CohortSpec, pl.DataFrame, _Triangle, pl.DataFrame]:
         progress = job_progress("Cohorts")
         from shopper_tui.analytics.cohorts import cohorts
 
         progress(spec.describe(), None)
+        import polars.selectors as cs
+
         frame = cohorts(ws, by=spec.by, period=spec.period, measure=spec.measure, mode=spec.mode,  # type: ignore[arg-type]
                         labels=labels, segment=spec.segment)
-        # the heatmap's cells too: a pivot and a Python list per row, which took 190 ms on the UI
-        # thread at L while the other screens' workers ran after a segmentation
-        return spec, frame, triangle(frame, spec.period)
+        # the heatmap's cells and the table too: on the UI thread they took up to 190 ms at L
+        # while the other screens' workers ran after a segmentation
+        return spec, frame, triangle(frame, spec.period), frame.with_columns(cs.float().round(4))
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         super().on_worker_state_changed(event)
         if event.worker.group == "cohorts" and event.state is WorkerState.SUCCESS:
-            spec, frame, cells = event.worker.result  # type: ignore[misc]
+            spec, frame, cells, rounded = event.worker.result  # type: ignore[misc]
             if spec == self.spec:
-                self._show(spec, frame, cells)
+                self._show(spec, frame, cells, rounded)
 
-    def _show(self, spec: CohortSpec, frame: pl.DataFrame, cells: _Triangle) -> None:
-        import polars.selectors as cs
-
+    def _show(self, spec: CohortSpec, frame: pl.DataFrame, cells: _Triangle, rounded: pl.DataFrame) -> None:
         self.frame, self._spec_shown = frame, spec
         rows, cols, values = cells
         heatmap = self.query_one(Heatmap)
@@ -217,8 +218,7 @@ class CohortsScreen(ShopperScreen):
         heatmap.set_data(rows, cols, values, fmt=lambda v: f"{v:.0f}",
                          scale=(0.0, 100.0) if customers else (0.0, max(100.0, top)),
                          legend="% of cohort" if customers else "% of period-0 revenue", cursor=(0, 0))
-        self.query_one("#cohort-table", FrameTable).set_frame(frame.with_columns(cs.float().round(4)),
-                                                               name=f"cohorts_{spec.measure}_{spec.mode}")
+        self.query_one("#cohort-table", FrameTable).set_frame(rounded, name=f"cohorts_{spec.measure}_{spec.mode}")
 
     @on(Heatmap.CellHighlighted)
     def _cell(self, event: Heatmap.CellHighlighted) -> None:

@@ -7,11 +7,19 @@ from __future__ import annotations
 import random
 
 import polars as pl
+import pytest
 import textual_fastdatatable.format as tfd_format
 from textual_fastdatatable import ArrowBackend
 
+from shopper_tui.widgets import frame_table
 from shopper_tui.widgets.frame_table import MAX_COLUMN_WIDTH, _Backend
 from shopper_tui.widgets.printable import printable_frame
+
+@pytest.fixture
+def path(request, monkeypatch) -> str:
+    """Both ways of measuring: in Arrow (long columns) and in Python (short ones, on the UI thread)."""
+    monkeypatch.setattr(frame_table, "_PY_MEASURE_ROWS", -1 if request.param == "arrow" else 10**9)
+    return request.param
 
 
 def _widths(cls: type[ArrowBackend], frame: pl.DataFrame) -> list[int]:
@@ -20,7 +28,8 @@ def _widths(cls: type[ArrowBackend], frame: pl.DataFrame) -> list[int]:
     return list(backend.column_content_widths)
 
 
-def test_hand_worked_widths_of_text_columns() -> None:
+@pytest.mark.parametrize("path", ["arrow", "python"], indirect=True)
+def test_hand_worked_widths_of_text_columns(path: str) -> None:
     frame = pl.DataFrame({
         "ascii": ["ab", "abcd", None],
         "cjk": ["漢字", "abc", "x"],            # two cells per ideograph: 4
@@ -34,7 +43,8 @@ def test_hand_worked_widths_of_text_columns() -> None:
     assert _widths(_Backend, frame) == _widths(ArrowBackend, frame)
 
 
-def test_widths_match_textual_fastdatatable_up_to_the_widest_column_drawn() -> None:
+@pytest.mark.parametrize("path", ["arrow", "python"], indirect=True)
+def test_widths_match_textual_fastdatatable_up_to_the_widest_column_drawn(path: str) -> None:
     rng = random.Random(7)
     alphabet = [*"abc xyz", "é", "漢", "😀", "\u0301", "\n", "\t", "\u2028", "\x1b", "[b]", "…", "ß"]
     columns = {}
@@ -52,7 +62,8 @@ def test_widths_match_textual_fastdatatable_up_to_the_widest_column_drawn() -> N
     assert sum(w >= MAX_COLUMN_WIDTH for w in theirs) >= 5
 
 
-def test_a_long_text_column_is_measured_a_value_or_two_not_value_by_value(monkeypatch) -> None:
+@pytest.mark.parametrize("path", ["arrow", "python"], indirect=True)
+def test_a_long_text_column_is_measured_a_value_or_two_not_value_by_value(path: str, monkeypatch) -> None:
     measured: list[object] = []
     real = tfd_format.measure_width
 

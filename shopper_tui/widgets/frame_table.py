@@ -78,10 +78,46 @@ class _Backend(ArrowBackend):
     def column_content_widths(self) -> list[int]:
         if not self._column_content_widths:
             self._column_content_widths = [
-                _text_width(arr, MAX_COLUMN_WIDTH) if _is_text(arr.type) else (self._measure(arr) or 0)
+                (_text_width(arr, MAX_COLUMN_WIDTH) if len(arr) > _PY_MEASURE_ROWS
+                 else _text_width_py(arr.to_pylist(), MAX_COLUMN_WIDTH)) if _is_text(arr.type)
+                else (self._measure(arr) or 0)
                 for arr in self.data.columns
             ]
         return self._column_content_widths
+
+
+#: Text columns up to this many rows are measured in Python, above it in Arrow. An Arrow call
+#: gives up the GIL, and a table shown on the UI thread (at most INLINE_ROWS) waited up to the
+#: switch interval (5 ms) to get it back after each of a dozen calls per column while workers ran.
+_PY_MEASURE_ROWS = 20_000
+
+
+def _text_width_py(values: list[str | None], cap: int) -> int:
+    """:func:`_text_width` for a list of values, in Python (the same bounds)."""
+    from textual_fastdatatable.format import MULTILINE_MARKER_WIDTH, measure_width
+
+    best = 0
+    candidates: list[tuple[int, str]] = []
+    for value in values:
+        if not value:
+            continue
+        head, marker = value, 0
+        if "\n" in value or "\r" in value:
+            head, marker = value.replace("\r", "\n").split("\n", 1)[0], MULTILINE_MARKER_WIDTH
+        if head.isascii() and head.isprintable():
+            best = max(best, len(head) + marker)
+        else:
+            candidates.append((len(head) + (len(head.encode()) - len(head)) // 2 + marker, value))
+    if best >= cap:
+        return best
+    seen: set[str] = set()
+    for bound, value in sorted(candidates, key=lambda c: c[0], reverse=True):
+        if bound <= best or best >= cap:
+            break
+        if value not in seen:
+            seen.add(value)
+            best = max(best, measure_width(value, render_markup=False))
+    return best
 
 
 def _is_text(dtype: Any) -> bool:
