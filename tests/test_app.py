@@ -732,3 +732,26 @@ def test_clearing_the_selection_with_no_screen_on_the_stack_does_not_stop_the_ap
     with pytest.raises(ScreenStackError):  # Textual's own, on the same empty stack
         plain.clear_selection()
     make_app(sample_settings).clear_selection()  # the app's: nothing to clear, nothing raised
+
+
+@run_async
+async def test_a_screen_closing_before_it_composed_does_not_stop_the_app(sample_settings: Settings) -> None:
+    """When the app quits while a screen is being built ahead, Textual composes the closing
+    screen with no children (``mount`` does nothing on a closing widget) and still sends it
+    Mount; the screen's on_mount then found none of its widgets and the app ended with a
+    traceback (seen twice in the test suite, as NoMatches on '#data-tables')."""
+    from shopper_tui.screens.data import DataScreen
+
+    class ClosingWhileComposing(DataScreen):
+        def compose(self):  # noqa: ANN202
+            self._closing = True  # the app's shutdown reaches the screen as it composes
+            yield from super().compose()
+
+    app = make_app(sample_settings)
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = ClosingWhileComposing()
+        app._register(app, screen)
+        await pilot.pause()
+        await pilot.pause()
+        assert screen.is_mounted and len(screen.query("#data-tables")) == 0
+    assert app._exception is None

@@ -25,6 +25,7 @@ from ..jobs import JobOwner, JobStatus
 
 if TYPE_CHECKING:
     from textual.dom import DOMNode
+    from textual.message import Message
 
     from ..analytics.workspace import Workspace
 
@@ -203,6 +204,14 @@ class ShopperScreen(JobOwner, _StyledOnMount):
     #: While a screen built ahead of its first visit waits to be shown: its watches of the
     #: app, as (attribute, callback, init, value when asked). None once shown (or not built ahead).
     _waiting_watches: list[tuple[str, Callable[..., Any], bool, Any]] | None = None
+
+    async def _on_message(self, message: Message) -> None:
+        if isinstance(message, events.Mount) and (self._closing or self._pruning):
+            # The app quit while this screen was being built ahead: Textual mounts nothing on a
+            # closing widget, so the screen composed empty, and its on_mount would not find
+            # its widgets (a traceback at exit). There is nothing to set up.
+            return
+        await super()._on_message(message)
 
     def compose(self) -> ComposeResult:
         self._preset_breakpoints()
