@@ -739,19 +739,30 @@ async def test_a_screen_closing_before_it_composed_does_not_stop_the_app(sample_
     """When the app quits while a screen is being built ahead, Textual composes the closing
     screen with no children (``mount`` does nothing on a closing widget) and still sends it
     Mount; the screen's on_mount then found none of its widgets and the app ended with a
-    traceback (seen twice in the test suite, as NoMatches on '#data-tables')."""
+    traceback (seen three times in the test suite: NoMatches on '#data-tables', '#live-status')."""
+    from textual.widgets import Static
+
     from shopper_tui.screens.data import DataScreen
+    from shopper_tui.widgets.list_table import ListTable
 
     class ClosingWhileComposing(DataScreen):
         def compose(self):  # noqa: ANN202
             self._closing = True  # the app's shutdown reaches the screen as it composes
             yield from super().compose()
 
+    class ShutdownWhileComposing(DataScreen):
+        def compose_body(self):  # noqa: ANN202
+            app = self.app
+            app._running = False  # the app's shutdown has begun ...
+            app.call_later(setattr, app, "_running", True)  # (this test's app goes on)
+            yield Static("", id="data-facts")  # ... and reached the tabs first: they composed empty
+            yield ListTable(id="data-tables")
+
     app = make_app(sample_settings)
     async with app.run_test(size=(100, 30)) as pilot:
-        screen = ClosingWhileComposing()
-        app._register(app, screen)
-        await pilot.pause()
-        await pilot.pause()
-        assert screen.is_mounted and len(screen.query("#data-tables")) == 0
+        for screen in (ClosingWhileComposing(), ShutdownWhileComposing()):
+            app._register(app, screen)
+            await pilot.pause()
+            await pilot.pause()
+            assert screen.is_mounted and len(screen.query("#live-status")) == 0
     assert app._exception is None

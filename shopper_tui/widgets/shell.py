@@ -206,10 +206,11 @@ class ShopperScreen(JobOwner, _StyledOnMount):
     _waiting_watches: list[tuple[str, Callable[..., Any], bool, Any]] | None = None
 
     async def _on_message(self, message: Message) -> None:
-        if isinstance(message, events.Mount) and (self._closing or self._pruning):
+        if isinstance(message, events.Mount) and (self._closing or self._pruning or not self.app._running):
             # The app quit while this screen was being built ahead: Textual mounts nothing on a
-            # closing widget, so the screen composed empty, and its on_mount would not find
-            # its widgets (a traceback at exit). There is nothing to set up.
+            # closing widget, so the screen (or a container in it, such as a TabbedContent)
+            # composed empty, and on_mount would not find its widgets (a traceback at exit).
+            # There is nothing to set up.
             return
         await super()._on_message(message)
 
