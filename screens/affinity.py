@@ -28,7 +28,7 @@ from textual.reactive import reactive
 from textual.widgets import ContentSwitcher, Input, Label, Select, Static
 from textual.worker import Worker, WorkerState
 
-from shopper_tui.jobs import job_progress
+from shopper_tui.jobs import in_lane, job_progress
 from shopper_tui.palette import PaletteCommands
 from shopper_tui.widgets import FrameTable, ShopperScreen, counted, no_data_text
 from shopper_tui.widgets.heatmap import Heatmap
@@ -286,6 +286,7 @@ class AffinityScreen(ShopperScreen):
 
     # -- the heatmap -----------------------------------------------------------------------
     @work(thread=True, exclusive=True, exit_on_error=False, group="affinity")
+    @in_lane
     def load(self, ws: Workspace, labels: pl.DataFrame, by: str, basis: str, measure: str) -> AffinityData:
         progress = job_progress(f"Affinity by {by} from {basis}")
         from shopper_tui.analytics.affinity import item_products, segment_affinity
@@ -502,6 +503,7 @@ class AffinityScreen(ShopperScreen):
         self._rules_worker(self.workspace, level, support, lift, customers, antecedent, title)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="rules")
+    @in_lane
     def _rules_worker(self, ws: Workspace, level: str, support: float, lift: float | None,
                       customers: pl.Series | None, antecedent: str | None, title: str) -> tuple[pl.DataFrame, str]:
         progress = job_progress(f"Cross-sell rules by {level}")

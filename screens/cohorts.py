@@ -21,7 +21,7 @@ from textual.reactive import reactive
 from textual.widgets import Static
 from textual.worker import Worker, WorkerState
 
-from shopper_tui.jobs import job_progress
+from shopper_tui.jobs import in_lane, job_progress
 from shopper_tui.palette import PaletteCommands
 from shopper_tui.widgets import FrameTable, ShopperScreen, counted, no_data_text
 from shopper_tui.widgets.heatmap import Heatmap
@@ -185,6 +185,7 @@ class CohortsScreen(ShopperScreen):
         self.compute(ws, self.spec, labels)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="cohorts")
+    @in_lane
     def compute(self, ws: Workspace, spec: CohortSpec,
                 labels: pl.DataFrame | None) -> tuple[CohortSpec, pl.DataFrame, _Triangle, pl.DataFrame]:
         progress = job_progress("Cohorts")

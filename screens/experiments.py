@@ -21,7 +21,7 @@ from textual.reactive import reactive
 from textual.widgets import Input, Label, Static
 from textual.worker import Worker, WorkerState
 
-from shopper_tui.jobs import job_progress
+from shopper_tui.jobs import in_lane, job_progress
 from shopper_tui.palette import PaletteCommands
 from shopper_tui.widgets import FrameTable, ShopperScreen, no_data_text
 
@@ -178,6 +178,7 @@ class ExperimentsScreen(ShopperScreen):
         table.set_frame(pl.DataFrame())
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="experiments")
+    @in_lane
     def compute(self, ws: Workspace, spec: ExperimentSpec) -> tuple[ExperimentSpec, pl.DataFrame]:
         progress = job_progress("Experiments")
         from shopper_tui.analytics.experiments import experiments

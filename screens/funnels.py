@@ -24,7 +24,7 @@ from textual.widget import Widget
 from textual.widgets import Input, Label, Static
 from textual.worker import Worker, WorkerState
 
-from shopper_tui.jobs import job_progress
+from shopper_tui.jobs import in_lane, job_progress
 from shopper_tui.palette import PaletteCommands
 from shopper_tui.widgets import FrameTable, ShopperScreen, no_data_text
 
@@ -326,6 +326,7 @@ class FunnelsScreen(ShopperScreen):
         self.compute(ws, self.spec, labels)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="funnel")
+    @in_lane
     def compute(self, ws: Workspace, spec: FunnelSpec, labels: pl.DataFrame | None) -> tuple[FunnelSpec, FunnelResult]:
         progress = job_progress("Funnel")
         from shopper_tui.analytics.funnels import funnel
@@ -335,6 +336,7 @@ class FunnelsScreen(ShopperScreen):
                             by=spec.by, labels=labels)  # type: ignore[arg-type]
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="funnel-drops")
+    @in_lane
     def load_examples(self, ws: Workspace, spec: FunnelSpec, labels: pl.DataFrame | None, at_step: int,
                       group: str | None) -> tuple[dict[str, Any], pl.DataFrame]:
         progress = job_progress("Drop-off examples")

@@ -27,7 +27,7 @@ from textual.worker import Worker, WorkerState
 from textual_fastdatatable import DataTable as FastDataTable
 
 from shopper_tui.analytics.errors import ShopperError
-from shopper_tui.jobs import job_progress
+from shopper_tui.jobs import in_lane, job_progress
 from shopper_tui.palette import PaletteCommands
 from shopper_tui.widgets import FrameTable, ShopperScreen, no_data_text
 
@@ -251,6 +251,7 @@ class RecommendationsScreen(ShopperScreen):
         return _Trained(model, source, SuggestFromList(model.customers.tolist(), case_sensitive=False))
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="rec-segments")
+    @in_lane
     def _apply_segments(self, model: RecModel, labels: pl.DataFrame | None, source: object,
                         state: _ScoreState) -> _Trained:
         from shopper_tui.analytics.recommend import recommend

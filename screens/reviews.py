@@ -31,7 +31,7 @@ from textual.worker import Worker, WorkerState
 from textual_fastdatatable import DataTable
 
 from shopper_tui.config import SENTIMENT_MODELS
-from shopper_tui.jobs import job_progress
+from shopper_tui.jobs import in_lane, job_progress
 from shopper_tui.palette import PaletteCommands
 from shopper_tui.widgets import BarChart, FrameTable, ShopperScreen, counted, no_data_text
 
@@ -296,6 +296,7 @@ class ReviewsScreen(ShopperScreen):
                              progress=progress)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="reviews-views")
+    @in_lane
     def compute_views(self, rs: ReviewScores, flt: ReviewFilter,
                       segmentation: SegmentationResult | None) -> ReviewViews:
         progress = job_progress("Review views")
@@ -342,12 +343,14 @@ class ReviewsScreen(ShopperScreen):
         return ReviewViews(filtered, sentiment_mix(filtered), aspects, seg, listing, labels, note, wide)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="reviews-trend")
+    @in_lane
     def trend(self, filtered: ReviewScores, freq: str) -> tuple[str, pl.DataFrame]:
         from shopper_tui.analytics.reviews import sentiment_trend
 
         return freq, sentiment_trend(filtered, freq=freq)  # type: ignore[arg-type]
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="reviews-summary")
+    @in_lane
     def summarise(self, filtered: ReviewScores, by: str, labels: pl.DataFrame | None) -> tuple[str, Any]:
         progress = job_progress(f"Summarising reviews by {by}")
         import polars as pl
@@ -365,6 +368,7 @@ class ReviewsScreen(ShopperScreen):
                                 pl.exclude("group", "name", "summary"))
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="reviews-topics")
+    @in_lane
     def topics(self, filtered: ReviewScores, freq: str) -> Any:
         progress = job_progress("Finding review topics")
         import polars as pl

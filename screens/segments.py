@@ -29,7 +29,7 @@ from textual.widgets import ContentSwitcher, Label, Static
 from textual.worker import Worker, WorkerState
 from textual_fastdatatable import DataTable as GridTable
 
-from shopper_tui.jobs import job_progress
+from shopper_tui.jobs import in_lane, job_progress
 from shopper_tui.models import SegmentChoice
 from shopper_tui.palette import PaletteCommands
 from shopper_tui.widgets import FrameTable, ShopperScreen, counted, no_data_text
@@ -250,6 +250,7 @@ class SegmentsScreen(ShopperScreen):
         self.prepare(result, self.workspace)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="segments-view")
+    @in_lane
     def prepare(self, result: SegmentationResult, workspace: Workspace) -> SegmentsView:
         from shopper_tui.analytics.personas import insights
 
@@ -374,6 +375,7 @@ class SegmentsScreen(ShopperScreen):
         return bool(self.app.settings.show_pii)  # type: ignore[attr-defined]
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="segment-customers")
+    @in_lane
     def load_customers(
         self, result: SegmentationResult, workspace: Workspace, segment_id: int, show_pii: bool
     ) -> tuple[int, pl.DataFrame]:

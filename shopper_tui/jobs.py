@@ -23,12 +23,18 @@ or, without a method, ``run_job(self, "Training segments", lambda progress: segm
   ``Worker.StateChanged`` to the app as :class:`JobEnded`, where failures are handled once:
   the app shows one ``ErrorModal``. Success is the owner's business.
 * The app shows the running job in every screen's ``JobBar``; ``escape`` cancels it.
+* :func:`in_lane` (under ``@work``) makes a short analysis wait for :data:`ANALYSIS_LANE`, so
+  such analyses run one at a time, the visible screen's first (see :class:`Lane`).
 """
 
 from __future__ import annotations
 
+import functools
+import itertools
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -48,6 +54,9 @@ __all__ = [
     "JobProgressed",
     "JobStarted",
     "JobStatus",
+    "ANALYSIS_LANE",
+    "Lane",
+    "in_lane",
     "job_progress",
     "run_job",
 ]
@@ -136,6 +145,88 @@ def run_job(
     return owner.run_worker(
         body, name=title, group=group, thread=True, exclusive=True, exit_on_error=False
     )
+
+
+class Lane:
+    """Slots that thread workers wait for, the visible screen's first, then in order of arrival.
+
+    A segmentation sets five screens recomputing at once (affinity, personas, cohorts, reviews,
+    the recommender's segment signal). Their threads took turns with the UI thread for the GIL
+    and the two cores, and the UI waited up to 114 ms at a time (M; 1.6 s at L before the work
+    on the UI thread was moved out). One at a time, the longest wait was 43-51 ms, and the last
+    result came 0.1-0.5 s later. A worker cancelled while it waits (escape, or replaced by a newer
+    one of its group) leaves without running.
+    """
+
+    def __init__(self, slots: int = 1) -> None:
+        self._cond = threading.Condition()
+        self._free = slots
+        self._order = itertools.count()
+        self._waiting: list[tuple[int, Callable[[], bool]]] = []
+
+    def _first(self) -> tuple[int, Callable[[], bool]]:
+        def rank(waiter: tuple[int, Callable[[], bool]]) -> tuple[bool, int]:
+            try:
+                urgent = bool(waiter[1]())
+            except Exception:  # noqa: BLE001 - a screen closing meanwhile is simply not urgent
+                urgent = False
+            return (not urgent, waiter[0])
+
+        return min(self._waiting, key=rank)
+
+    @contextmanager
+    def slot(self, urgent: Callable[[], bool] = lambda: False,
+             cancelled: Callable[[], bool] = lambda: False) -> Iterator[bool]:
+        """Hold a slot for the ``with`` block; yields False (and holds nothing) if ``cancelled()``
+        became true while waiting. ``urgent()`` (asked again every 0.1 s: the analyst may switch
+        screens) puts a waiter before the others."""
+        me = (next(self._order), urgent)
+        held = False
+        with self._cond:
+            self._waiting.append(me)
+            try:
+                while True:
+                    if self._free > 0 and self._first() is me:
+                        self._free -= 1
+                        held = True
+                        break
+                    if cancelled():
+                        break
+                    self._cond.wait(0.1)
+            finally:
+                self._waiting.remove(me)
+                if not held:
+                    self._cond.notify_all()  # the next waiter may be first now
+        if not held:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            with self._cond:
+                self._free += 1
+                self._cond.notify_all()
+
+
+#: The lane of the short analyses a screen recomputes when its data or the segments change.
+ANALYSIS_LANE = Lane(1)
+
+
+def in_lane(method: Callable[..., T]) -> Callable[..., T | None]:
+    """Decorate a worker method (under ``@work(thread=True, ...)``) of a widget or screen: it
+    runs in :data:`ANALYSIS_LANE`, before the others if its screen is the one on display."""
+
+    @functools.wraps(method)
+    def run(self: Any, *args: Any, **kwargs: Any) -> T | None:
+        worker = get_current_worker()
+
+        def urgent() -> bool:
+            return self.screen is self.app.screen
+
+        with ANALYSIS_LANE.slot(urgent, lambda: worker.is_cancelled) as held:
+            return method(self, *args, **kwargs) if held else None
+
+    return run
 
 
 class JobOwner:
