@@ -188,12 +188,12 @@ class CohortsScreen(ShopperScreen):
     @in_lane
     def compute(self, ws: Workspace, spec: CohortSpec,
                 labels: pl.DataFrame | None) -> tuple[CohortSpec, pl.DataFrame, _Triangle, pl.DataFrame]:
-        progress = job_progress("Cohorts")
-        from shopper_tui.analytics.cohorts import cohorts
-
-        progress(spec.describe(), None)
         import polars.selectors as cs
 
+        from shopper_tui.analytics.cohorts import cohorts
+
+        progress = job_progress("Cohorts")
+        progress(spec.describe(), None)
         frame = cohorts(ws, by=spec.by, period=spec.period, measure=spec.measure, mode=spec.mode,  # type: ignore[arg-type]
                         labels=labels, segment=spec.segment)
         # the heatmap's cells and the table too: on the UI thread they took up to 190 ms at L

@@ -154,7 +154,7 @@ class Lane:
     the recommender's segment signal). Their threads took turns with the UI thread for the GIL
     and the two cores, and the UI waited up to 114 ms at a time (M; 1.6 s at L before the work
     on the UI thread was moved out). One at a time, the longest wait was 43-51 ms, and the last
-    result came 0.1-0.5 s later. A worker cancelled while it waits (escape, or replaced by a newer
+    result came 0.1-0.7 s later. A worker cancelled while it waits (escape, or replaced by a newer
     one of its group) leaves without running.
     """
 
