@@ -396,7 +396,7 @@ class RecommendationsScreen(ShopperScreen):
 
     @on(FastDataTable.CellHighlighted)
     def _row_highlighted(self, event: FastDataTable.CellHighlighted) -> None:
-        if event.data_table.has_ancestor(self.query_one("#rec-table")):  # type: ignore[arg-type]
+        if self.query_one("#rec-table", FrameTable) in event.data_table.ancestors:
             self._highlight = event.coordinate.row
             self._show_reasons()
 

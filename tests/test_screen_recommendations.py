@@ -105,6 +105,19 @@ async def test_pick_customer_reasons_session_and_evaluation(rec_settings: Settin
             assert reason["text"] in reasons and f"{reason['percent']:>3} %" in reasons
         assert sum(r["percent"] for r in first["reasons"]) == 100
 
+        # the cursor walks the ranking: the reasons follow it (↓ once raised AttributeError)
+        screen._focus_table()
+        await pilot.press("down", "down")
+        await settle(pilot)
+        third = screen.recs.items.row(2, named=True)
+        reasons = str(screen.query_one("#rec-reasons").render())
+        assert screen._highlight == 2 and third["name"] in reasons
+        for reason in third["reasons"]:
+            assert reason["text"] in reasons
+        await pilot.press("up", "up")
+        await settle(pilot)
+        assert first["name"] in str(screen.query_one("#rec-reasons").render())
+
         # add a carted product from the picker: the ranking changes, moves are marked
         await pilot.press("p")
         assert app.focused.id == "picker-filter"
