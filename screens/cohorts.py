@@ -189,7 +189,6 @@ class CohortsScreen(ShopperScreen):
     def compute(self, ws: Workspace, spec: CohortSpec,
                 labels: pl.DataFrame | None) -> tuple[CohortSpec, pl.DataFrame, _Triangle, pl.DataFrame]:
         import polars.selectors as cs
-
         from shopper_tui.analytics.cohorts import cohorts
 
         progress = job_progress("Cohorts")

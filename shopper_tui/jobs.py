@@ -49,12 +49,12 @@ if TYPE_CHECKING:
     from .analytics.sources import ProgressFn
 
 __all__ = [
+    "ANALYSIS_LANE",
     "JobEnded",
     "JobOwner",
     "JobProgressed",
     "JobStarted",
     "JobStatus",
-    "ANALYSIS_LANE",
     "Lane",
     "in_lane",
     "job_progress",

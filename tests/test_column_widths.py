@@ -15,6 +15,7 @@ from shopper_tui.widgets import frame_table
 from shopper_tui.widgets.frame_table import MAX_COLUMN_WIDTH, _Backend
 from shopper_tui.widgets.printable import printable_frame
 
+
 @pytest.fixture
 def path(request, monkeypatch) -> str:
     """Both ways of measuring: in Arrow (long columns) and in Python (short ones, on the UI thread)."""

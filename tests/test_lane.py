@@ -8,7 +8,7 @@ import time
 from shopper_tui.jobs import Lane
 
 
-def _until(predicate, timeout: float = 5.0) -> None:  # noqa: ANN001
+def _until(predicate, timeout: float = 5.0) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():
         assert time.monotonic() < deadline, "timed out"
@@ -23,7 +23,7 @@ def test_one_at_a_time_the_urgent_first_then_in_order_of_arrival() -> None:
     release_first = threading.Event()
     urgent = {"c": False}
 
-    def job(name: str, is_urgent=lambda: False) -> None:  # noqa: ANN001
+    def job(name: str, is_urgent=lambda: False) -> None:
         with lane.slot(is_urgent) as held:
             assert held
             running.append(name)
@@ -38,9 +38,9 @@ def test_one_at_a_time_the_urgent_first_then_in_order_of_arrival() -> None:
     _until(lambda: order == ["a"])
     threads = [threading.Thread(target=job, args=(name,)) for name in ("b", "d")]
     threads.append(threading.Thread(target=job, args=("c", lambda: urgent["c"])))
-    for t in threads:
+    for arrived, t in enumerate(threads, start=1):
         t.start()
-        _until(lambda: len(lane._waiting) == threads.index(t) + 1)
+        _until(lambda arrived=arrived: len(lane._waiting) == arrived)
     urgent["c"] = True  # the analyst switched to c's screen while everything waited
     release_first.set()
     for t in (a, *threads):

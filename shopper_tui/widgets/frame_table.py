@@ -86,10 +86,11 @@ class _Backend(ArrowBackend):
         return self._column_content_widths
 
 
-#: Text columns up to this many rows are measured in Python, above it in Arrow. An Arrow call
-#: gives up the GIL, and a table shown on the UI thread (at most INLINE_ROWS) waited up to the
-#: switch interval (5 ms) to get it back after each of a dozen calls per column while workers ran.
-_PY_MEASURE_ROWS = 20_000
+#: Text columns up to this many rows (those of a table shown on the UI thread) are measured in
+#: Python, longer ones in Arrow. An Arrow call gives up the GIL, and the UI thread waited up to
+#: the switch interval (5 ms) to get it back after each of a dozen calls per column while
+#: workers ran.
+_PY_MEASURE_ROWS = INLINE_ROWS
 
 
 def _text_width_py(values: list[str | None], cap: int) -> int:
