@@ -48,6 +48,7 @@ import json
 import os
 import platform
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -70,9 +71,9 @@ CATEGORY_SUPPORT = 0.01
 #: address-space cap of the mlxtend processes (at S the product-level run already peaks at ~3.5 GB)
 PEER_MEMORY_GB = 10.0
 STAGES = ("rfm_ours", "rfm_peer", "pairs_ours", "pairs_peer_category", "pairs_peer_product",
-          "refresh", "als", "vader", "transformer", "app", "app_cold", "training")
-SMOKE_STAGES = ("rfm_ours", "rfm_peer", "pairs_ours", "pairs_peer_category", "refresh", "als", "vader",
-                "app", "training")
+          "refresh", "refresh_csv", "als", "vader", "transformer", "app", "app_cold", "training")
+SMOKE_STAGES = ("rfm_ours", "rfm_peer", "pairs_ours", "pairs_peer_category", "refresh", "refresh_csv", "als",
+                "vader", "app", "training")
 
 
 # -- helpers used inside the stage processes ---------------------------------------------------
@@ -285,8 +286,10 @@ def stage_refresh(ctx: dict) -> dict:
         log(f"refresh: {name} {steps[name]:.2f} s, {cpu[name]:.1f} CPU s (peak RSS so far {rss[name]:,.0f} MB)")
         return out
 
-    res = step("import", lambda: import_source(ctx["source"], data_dir=Path(ctx["data_dir"]),
-                                               name=ctx["ws_name"] + "-refresh", force=True))
+    source = ctx.get("csv_source") or ctx["source"]
+    res = step("import", lambda: import_source(source, data_dir=Path(ctx["data_dir"]),
+                                               name=ctx["ws_name"] + ("-refresh-csv" if source != ctx["source"] else "-refresh"),
+                                               force=True))
     ws = open_workspace(res.path)
     feats = step("features", lambda: customer_features(ws, include_non_buyers=True))
     k = 5 if ctx["smoke"] else None  # the smoke run skips the silhouette search over k = 2…10
@@ -300,6 +303,28 @@ def stage_refresh(ctx: dict) -> dict:
     total = time.perf_counter() - started
     ws.close()
     return {"s": total, "steps": steps, "cpu_s_per_step": cpu, "rss_after_step_mb": rss, "k": seg.k, "customers": feats.height}
+
+
+def stage_write_csv(ctx: dict) -> dict:
+    """The workspace's tables written as CSV files (DuckDB's text: '2024-06-30 00:02:38'), as
+    most shops export them, for refresh_csv. Its own process: the refresh's peak memory is not
+    this one's."""
+    import duckdb
+    from shopper_tui.analytics.schema import TABLE_NAMES
+
+    folder = Path(ctx["tmp"]) / "csv"
+    folder.mkdir(exist_ok=True)
+    con = duckdb.connect(ctx["ws_path"], read_only=True)
+    for table in TABLE_NAMES:
+        if con.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0]:
+            con.execute(f"""COPY "{table}" TO '{folder / table}.csv' (HEADER)""")
+    con.close()
+    return {"folder": str(folder), "mb": sum(f.stat().st_size for f in folder.iterdir()) / 1e6}
+
+
+def stage_refresh_csv(ctx: dict) -> dict:
+    """The full refresh from the CSV files of write_csv."""
+    return stage_refresh(ctx)
 
 
 def stage_als(ctx: dict) -> dict:
@@ -724,6 +749,17 @@ def build_rows(size: str, r: dict) -> list[dict]:
             note=steps + f"; k = {rf['k']}", chart=("full refresh", rf["s"], 60.0))
     elif rf:
         add("Full refresh", rf.get("error", "?"), target="≤ 60 s, ≤ 4 GB (at L)", met=False if size == "L" else None)
+    rc = r.get("refresh_csv", {})
+    if "s" in rc:
+        gb = rc["peak_rss_mb"] / 1024
+        steps = ", ".join(f"{k} {v:.1f} s" for k, v in rc["steps"].items())
+        add("Full refresh from CSV files (the same tables as text)", f"{rc['s']:.1f} s · {gb:.2f} GB peak",
+            target="≤ 60 s, ≤ 4 GB (at L)", met=(rc["s"] <= 60 and gb <= 4) if size == "L" else None,
+            note=f"{rc.get('csv_mb', 0):,.0f} MB of CSV written by DuckDB; " + steps,
+            chart=("refresh from CSV", rc["s"], 60.0))
+    elif rc:
+        add("Full refresh from CSV files", rc.get("error", "?"), target="≤ 60 s, ≤ 4 GB (at L)",
+            met=False if size == "L" else None)
     al = r.get("als", {})
     if "fit_s" in al:
         add("ALS training (implicit, 2 threads)", f"{_fmt_s(al['als_s'])}" + _mem(al),
@@ -940,7 +976,18 @@ def main(argv: list[str] | None = None) -> int:
         if name not in STAGES:
             parser.error(f"unknown stage {name!r}; stages: {', '.join(STAGES)}")
         timeout = args.peer_timeout if name.startswith(("pairs_peer", "rfm_peer")) else 1800
-        results[name] = run_stage(name, ctx, timeout)
+        if name == "refresh_csv":
+            written = run_stage("write_csv", ctx, 1800)
+            if "error" in written:
+                results[name] = {"error": f"writing the CSV files: {written['error']}"}
+                continue
+            ctx = {**ctx, "csv_source": written["folder"]}
+            results[name] = run_stage(name, ctx, timeout)
+            results[name]["csv_mb"] = written["mb"]
+            shutil.rmtree(written["folder"], ignore_errors=True)
+            ctx.pop("csv_source")
+        else:
+            results[name] = run_stage(name, ctx, timeout)
         if "error" in results[name]:
             print(f"  ! {name}: {results[name]['error']}", file=sys.stderr, flush=True)
     meta["total_s"] = time.perf_counter() - started

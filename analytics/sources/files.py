@@ -22,10 +22,12 @@ The reading helpers here (:func:`read_delimited`, :func:`map_headers`,
 
 from __future__ import annotations
 
+import codecs
 import csv
 import gzip
 import io
 import json
+import os
 import re
 import zlib
 from dataclasses import dataclass, field
@@ -203,7 +205,12 @@ class DelimitedText:
 
 def _raw_bytes(path: Path, origin: str) -> bytes:
     try:
-        data = path.read_bytes()
+        # read(size) fills one buffer; read_bytes() grew one and copied it (twice the file at once)
+        with path.open("rb", buffering=0) as f:
+            data = f.read(os.fstat(f.fileno()).st_size) or b""
+            rest = f.read()  # anything written since it was measured
+            if rest:
+                data += rest
     except FileNotFoundError:
         raise ShopperError(f"{origin}: file not found ('{path}').") from None
     except OSError as exc:
@@ -251,7 +258,8 @@ def _decode(data: bytes, origin: str) -> tuple[bytes, str | None]:
                            hint="Check that the file is a CSV export and not a spreadsheet or archive.")
     encoding: str | None = None
     try:
-        data.decode("utf-8")
+        if not _is_utf8(data):
+            data.decode("utf-8")  # raises, with the position the handling below needs
     except UnicodeDecodeError as exc:
         if exc.reason == "unexpected end of data" and exc.end == len(data):
             # valid UTF-8 cut off in the middle of its last character (a truncated file): stay
@@ -270,6 +278,52 @@ def _decode(data: bytes, origin: str) -> tuple[bytes, str | None]:
         raise ShopperError(f"{origin}: does not look like a text table (unreadable bytes at the start).",
                            hint="Check that the file is a CSV export and not a binary file.")
     return data, encoding
+
+
+_UTF8_CHUNK = 1 << 24
+
+
+def _is_utf8(data: bytes) -> bool:
+    """True when ``data`` is valid UTF-8, checked without decoding the whole file into one
+    string (a 1.3 GB export would briefly hold another 1.3 GB)."""
+    if data.isascii():
+        return True
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    view = memoryview(data)
+    try:
+        for start in range(0, len(view), _UTF8_CHUNK):
+            decoder.decode(view[start:start + _UTF8_CHUNK])
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _content_lines(data: bytes) -> int:
+    """Physical lines up to the last one with content (trailing blank lines not counted),
+    without copying the data."""
+    end = len(data)
+    while end and data[end - 1] in b" \t\r\n":
+        end -= 1
+    return data.count(b"\n", 0, end) + 1
+
+
+def _in_one_piece(columns: list[pl.Series]) -> pl.DataFrame:
+    """A frame of ``columns``, each copied into one piece (chunk), one column at a time.
+
+    Polars reads a large CSV in pieces (550 for 16 M events). An operation across columns cut
+    into different pieces (a column added or parsed next to them) first copies every column
+    into one piece, all at once: 2.3 GB more at that moment for those events. Here the extra
+    memory is one column's, as long as the caller holds no other reference to the columns.
+    """
+    names = [c.name for c in columns]
+    for i, column in enumerate(columns):
+        if column.n_chunks() > 1:
+            columns[i] = column.rechunk()
+        del column  # the old pieces go as soon as the list no longer holds them
+    frame = pl.DataFrame(columns)
+    frame.columns = names  # a column without a name (header ",a") would be named "column_0"
+    return frame
 
 
 def _sniff_delimiter(header: str, data: bytes | None = None) -> str:
@@ -413,6 +467,12 @@ def read_delimited(path: Path, *, origin: str | None = None) -> DelimitedText:
     """
     origin = origin or path.name
     data, encoding = _decode(_raw_bytes(path, origin), origin)
+    content_end = _content_lines(data)
+
+    def whole() -> bytes:
+        """The file's text, read again once it has been let go."""
+        return data or _decode(_raw_bytes(path, origin), origin)[0]
+
     first_nl = data.find(b"\n")
     header = (data if first_nl < 0 else data[:first_nl]).decode("utf-8").strip("\r")
     if not header.strip():
@@ -429,7 +489,7 @@ def read_delimited(path: Path, *, origin: str | None = None) -> DelimitedText:
     except pl.exceptions.PolarsError as exc:
         refused = str(exc).splitlines()[0]
         if "more fields" in refused:
-            where = _ragged_line(data, delimiter)
+            where = _ragged_line(whole(), delimiter)
             if where:
                 line, got, want = where
                 raise ShopperError(
@@ -438,29 +498,41 @@ def read_delimited(path: Path, *, origin: str | None = None) -> DelimitedText:
                     hint="Quote values that contain the delimiter, or fix that line.") from exc
     if refused is None:
         cols = frame.columns
-        if frame.height:
+        data = b""  # the file's text is not needed any more (read again below if Polars misread it)
+        columns = frame.get_columns()
+        del frame
+        frame = _in_one_piece(columns)
+        del columns
+        if frame.height and frame.height + header_lines == content_end:
+            # as many rows as lines: every row is one line (a row never takes less than one),
+            # so nothing needs counting
+            frame = frame.with_columns(
+                pl.int_range(header_lines + 1, content_end + 1, dtype=pl.Int64).alias(LINE_COLUMN))
+            last = content_end
+        elif frame.height:
             extra = pl.sum_horizontal(
                 [pl.col(c).str.count_matches("\n", literal=True).fill_null(0) for c in cols]
             ).cast(pl.Int64)
             span = extra + 1
-            blank = pl.all_horizontal([pl.col(c).is_null() for c in cols])
             frame = frame.with_columns((span.cum_sum() - span + 1 + header_lines).alias(LINE_COLUMN),
-                                       (span.cum_sum() + header_lines).alias("__end"), blank.alias("__blank"))
-            blank_lines = int(frame.get_column("__blank").sum())
-            frame = frame.filter(~pl.col("__blank")).drop("__blank")
-            last = frame.get_column("__end").max() if frame.height else header_lines
+                                       (span.cum_sum() + header_lines).alias("__end"))
+            last = frame.get_column("__end").max()
             frame = frame.drop("__end")
         else:
             frame = frame.with_columns(pl.lit(None, dtype=pl.Int64).alias(LINE_COLUMN))
             last = header_lines
+        if frame.height:
+            blank = frame.select(pl.all_horizontal([pl.col(c).is_null() for c in cols])).to_series()
+            blank_lines = int(blank.sum())
+            if blank_lines:  # filtering copies every column: only when there is something to drop
+                frame = frame.filter(~blank)
         # Polars can misread a stray quote silently (a header `size"` swallowed every row): the
         # rows it returned must end on the file's last line with content
-        content_end = data.rstrip(b" \t\r\n").count(b"\n") + 1
         if last != content_end:
             refused = f"its rows end on line {last}, the file on line {content_end}"
     if refused is not None:
         try:
-            frame, lines, blank_lines = _lenient_read(data, delimiter, origin)
+            frame, lines, blank_lines = _lenient_read(whole(), delimiter, origin)
         except (csv.Error, UnicodeDecodeError):
             raise ShopperError(
                 f"{origin}: cannot be read as a {_DELIM_NAMES[delimiter]}-separated table: {refused}") from None

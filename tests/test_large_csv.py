@@ -1,0 +1,109 @@
+"""The paths a large CSV export takes (16 M events at size L), exercised on small data by
+shrinking their thresholds: slices parsed at once, the UTF-8 check in pieces, columns copied
+into one piece, line numbers without counting line breaks. Each must give what the simple
+whole-column way gives."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from shopper_tui.analytics import parsing
+from shopper_tui.analytics.sources import files
+from shopper_tui.analytics.sources.files import load_folder, read_delimited
+from shopper_tui.analytics.validate import validate
+
+MIXED = [
+    "2024-03-01T08:15:00", " 2024-03-02T09:00:00.250 ", "", None, "03/04/2024 10:30", "not a date",
+    "2024-03-05", "2024-02-30T00:00:00", "2024-03-06T23:59:59.999999", "   ",
+] * 37
+
+
+def _simple_parse(values: list[str | None]) -> pl.Series:
+    """The column parsed by hand with the formats parse_datetimes picks for it, one at a time."""
+    s = pl.Series("ts", values).str.strip_chars()
+    s = pl.select(pl.when(s == "").then(None).otherwise(s)).to_series()
+    iso_t = s.str.to_datetime("%Y-%m-%dT%H:%M:%S%.f", strict=False, time_unit="us")
+    us = s.str.to_datetime("%m/%d/%Y %H:%M", strict=False, time_unit="us")
+    day = s.str.to_date("%Y-%m-%d", strict=False).cast(pl.Datetime("us"))
+    return iso_t.fill_null(us).fill_null(day).alias("ts")
+
+
+def test_datetimes_parsed_in_slices_equal_the_whole_column(monkeypatch: pytest.MonkeyPatch) -> None:
+    whole, how = parsing.parse_datetimes(pl.Series("ts", MIXED))
+    monkeypatch.setattr(parsing, "_PARALLEL_ROWS", 50)  # 370 rows: as many slices as cores
+    monkeypatch.setattr(pl, "thread_pool_size", lambda: 3)
+    assert len(parsing._slices(pl.Series("ts", MIXED))) == 3
+    sliced, how_sliced = parsing.parse_datetimes(pl.Series("ts", MIXED))
+    assert sliced.equals(whole) and how_sliced == how
+    assert sliced.n_chunks() == 1
+    assert sliced.equals(_simple_parse(MIXED))
+    # the hand-read values: 8:15, the fraction kept, the US date, the bare day, 30 Feb unread
+    assert sliced.head(10).to_list() == [
+        datetime(2024, 3, 1, 8, 15), datetime(2024, 3, 2, 9, 0, 0, 250_000), None, None,
+        datetime(2024, 3, 4, 10, 30), None, datetime(2024, 3, 5), None,
+        datetime(2024, 3, 6, 23, 59, 59, 999_999), None]
+
+
+def test_first_distinct_values_come_from_a_prefix_only_when_it_holds_enough() -> None:
+    # 3 distinct values in the first 10 000 rows, 2 more only at the end
+    s = pl.Series("x", ["a", "b", "c"] * 5_000 + ["d", "e"])
+    assert parsing._first_distinct(s, 2).to_list() == ["a", "b"]
+    assert parsing._first_distinct(s, 5).to_list() == ["a", "b", "c", "d", "e"]
+    assert parsing._first_distinct(pl.Series("x", [None, "z", None, "z", "y"]), 9).to_list() == ["z", "y"]
+
+
+def test_any_row_in_slices(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(parsing, "_PARALLEL_ROWS", 10)
+    s = pl.Series("id", ["a"] * 95 + [" b"] + [None] * 4)
+    assert parsing.any_row(s, lambda e: e.str.starts_with(" "))
+    assert not parsing.any_row(s, lambda e: e.str.starts_with("x"))
+    assert not parsing.any_row(pl.Series("id", [None] * 30, dtype=pl.String), lambda e: e == "")
+    # clean_text and to_id_strings decide from those tests whether anything needs changing
+    assert parsing.clean_text(s).to_list() == ["a"] * 95 + ["b"] + [None] * 4
+    ids = pl.Series("id", ["17850.0"] + ["C1"] * 40 + ["12.50", "7.00"])
+    assert parsing.to_id_strings(ids).to_list() == ["17850"] + ["C1"] * 40 + ["12.50", "7"]
+    clean = pl.Series("id", ["C1", "C2"] * 20)
+    assert parsing.clean_text(clean) is clean  # nothing to strip: the column itself, not a copy
+
+
+def test_utf8_check_in_pieces_across_a_character_split(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(files, "_UTF8_CHUNK", 5)
+    text = "née,Zoë,東京,😀\n".encode() * 3
+    assert any(text[i:i + 5].decode("utf-8", "ignore") != text[i:i + 5].decode("utf-8", "replace")
+               for i in range(0, len(text), 5))  # some piece cuts a character in two
+    assert files._is_utf8(text)
+    assert not files._is_utf8(text + "café".encode("cp1252"))
+    assert not files._is_utf8(text[:-2] + b"\xf0\x9f")  # cut inside the last character
+    assert files._content_lines(b"a\nb\n\n  \r\n") == 2 and files._content_lines(b"a\n\"x\ny\"\n") == 3
+
+
+def test_in_one_piece_keeps_every_value() -> None:
+    # "" is the name Polars gives a column under an empty header (",b" …)
+    parts = [pl.DataFrame({"": [f"v{i}" for i in range(k, k + 7)], "b": list(range(k, k + 7))}) for k in (0, 7, 14)]
+    chunked = pl.concat(parts, rechunk=False)
+    assert chunked.n_chunks("all") == [3, 3]
+    expect = chunked.rechunk()
+    one = files._in_one_piece(chunked.get_columns())
+    assert one.n_chunks("all") == [1, 1] and one.equals(expect) and one.columns == ["", "b"]
+
+
+def test_line_numbers_without_counting_match_the_counted_ones(tmp_path: Path) -> None:
+    """One row per line takes the short way; a quoted line break the counted one. Both name
+    the physical line of each row, and a row of bare delimiters is skipped but keeps its line."""
+    plain = tmp_path / "plain.csv"
+    plain.write_text("review_id,product_id,rating,text\nr1,p1,5,good\n,,,\nr2,p2,x,fine\nr3,p3,4,ok\n")
+    broken = tmp_path / "broken.csv"
+    broken.write_text('review_id,product_id,rating,text\nr1,p1,5,"two\nlines"\n,,,\nr2,p2,x,fine\nr3,p3,4,ok\n')
+    a, b = read_delimited(plain), read_delimited(broken)
+    assert a.frame.get_column("__line").to_list() == [2, 4, 5] and a.blank_lines == 1
+    assert b.frame.get_column("__line").to_list() == [2, 5, 6] and b.blank_lines == 1
+    folder = tmp_path / "shop"
+    folder.mkdir()
+    (folder / "reviews.csv").write_bytes(broken.read_bytes())
+    checked = validate(load_folder(folder, progress=lambda *a: None))
+    bad = checked.rejects.filter(pl.col("column") == "rating")
+    assert bad.select("line", "value").rows() == [(5, "x")]
