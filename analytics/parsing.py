@@ -256,7 +256,9 @@ def parse_datetimes(s: pl.Series) -> tuple[pl.Series, DateParse]:
 def clean_text(s: pl.Series) -> pl.Series:
     """Text stripped of surrounding white space, empty text as null. When nothing changes the
     column itself comes back, sharing its buffers: a clean 16 M-row export is not copied."""
-    if not any_row(s, lambda e: (e.str.strip_chars().str.len_bytes() != e.str.len_bytes()) | (e == "")):
+    # a test with a yes / no per row: stripping every value to compare held a stripped copy of
+    # the column (0.3 GB at 16 M rows). \s is the white space strip_chars() strips (Unicode's)
+    if not any_row(s, lambda e: e.str.contains(r"^\s|\s$") | (e == "")):
         return s
     stripped = s.str.strip_chars()
     empty = stripped == ""
