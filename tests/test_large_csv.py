@@ -10,7 +10,6 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-
 from shopper_tui.analytics import parsing
 from shopper_tui.analytics.sources import files
 from shopper_tui.analytics.sources.files import load_folder, read_delimited
@@ -71,7 +70,7 @@ def test_any_row_in_slices(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_utf8_check_in_pieces_across_a_character_split(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(files, "_UTF8_CHUNK", 5)
+    monkeypatch.setattr(files, "_PIECE", 5)
     text = "née,Zoë,東京,😀\n".encode() * 3
     assert any(text[i:i + 5].decode("utf-8", "ignore") != text[i:i + 5].decode("utf-8", "replace")
                for i in range(0, len(text), 5))  # some piece cuts a character in two

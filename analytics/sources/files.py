@@ -280,7 +280,8 @@ def _decode(data: bytes, origin: str) -> tuple[bytes, str | None]:
     return data, encoding
 
 
-_UTF8_CHUNK = 1 << 24
+#: Bytes at a time when a whole file is checked or counted (the GIL is let go in between).
+_PIECE = 1 << 24
 
 
 def _is_utf8(data: bytes) -> bool:
@@ -291,8 +292,8 @@ def _is_utf8(data: bytes) -> bool:
     decoder = codecs.getincrementaldecoder("utf-8")()
     view = memoryview(data)
     try:
-        for start in range(0, len(view), _UTF8_CHUNK):
-            decoder.decode(view[start:start + _UTF8_CHUNK])
+        for start in range(0, len(view), _PIECE):
+            decoder.decode(view[start:start + _PIECE])
         decoder.decode(b"", final=True)
     except UnicodeDecodeError:
         return False
@@ -301,11 +302,12 @@ def _is_utf8(data: bytes) -> bool:
 
 def _content_lines(data: bytes) -> int:
     """Physical lines up to the last one with content (trailing blank lines not counted),
-    without copying the data."""
+    without copying the data. Counted in 16 MB pieces: one count over a 1.3 GB file held the
+    GIL, and so froze the app importing it, for 0.45 s."""
     end = len(data)
     while end and data[end - 1] in b" \t\r\n":
         end -= 1
-    return data.count(b"\n", 0, end) + 1
+    return 1 + sum(data.count(b"\n", start, min(start + _PIECE, end)) for start in range(0, end, _PIECE))
 
 
 def _in_one_piece(columns: list[pl.Series]) -> pl.DataFrame:
