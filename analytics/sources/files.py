@@ -220,7 +220,7 @@ def _raw_bytes(path: Path, origin: str) -> bytes:
             data = gzip.decompress(data)
         except (OSError, EOFError, zlib.error) as exc:
             raise ShopperError(f"{origin}: not a valid gzip file ({exc}); it may be truncated or damaged.") from exc
-    if not data.strip():
+    if not data or data.isspace():  # data.strip() copied the whole file, holding the GIL (0.7 s at 1.3 GB)
         raise ShopperError(f"{origin}: the file is empty ({len(data)} bytes); expected a header line and rows.",
                            hint="Export the table again, or remove the empty file from the folder.")
     return data
