@@ -48,13 +48,17 @@ class BarChart(Widget):
         self.periods: list[date] = []
         self.values: list[float] = []
         self.shown = 0
+        self.filled = False  # no series yet: the data is still loading (or importing)
 
     def set_series(self, periods: list[date], values: list[float]) -> None:
         self.periods, self.values = list(periods), [float(v) for v in values]
+        self.filled = True
         self.refresh()
 
     def render(self) -> Text:
         width, height = self.size.width, self.size.height
+        if not self.filled:
+            return Text("…", style="dim")  # as the figures above it say while they load
         if not self.values:
             self.shown = 0
             return Text("No completed orders to chart.", style="dim")
