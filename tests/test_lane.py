@@ -33,7 +33,7 @@ def test_one_at_a_time_the_urgent_first_then_in_order_of_arrival() -> None:
                 release_first.wait(5)
             running.remove(name)
 
-    a = threading.Thread(target=job, args=("a",))
+    a = threading.Thread(target=job, args=("a", lambda: True))  # a's screen is on display: no overtaking it
     a.start()
     _until(lambda: order == ["a"])
     threads = [threading.Thread(target=job, args=(name,)) for name in ("b", "d")]
@@ -78,3 +78,47 @@ def test_a_waiter_cancelled_meanwhile_leaves_without_running() -> None:
     first.join(5)
     with lane.slot() as held:  # the slot came back
         assert held
+
+
+def test_the_visible_screens_work_does_not_wait_behind_a_hidden_screens() -> None:
+    """One extra slot, for the first urgent waiter when only hidden screens' work holds the
+    slots: c (visible) runs beside a (hidden); d (visible too) waits for c's extra slot, b
+    (hidden) for a's."""
+    lane = Lane(1)
+    order: list[str] = []
+    running: set[str] = set()
+    overlaps: list[set[str]] = []
+    release = {name: threading.Event() for name in "abcd"}
+
+    def job(name: str, is_urgent=lambda: False) -> None:
+        with lane.slot(is_urgent) as held:
+            assert held
+            order.append(name)
+            running.add(name)
+            overlaps.append(set(running))
+            release[name].wait(5)
+            running.discard(name)
+
+    threads = {name: threading.Thread(target=job, args=(name, (lambda: True) if name in "cd" else (lambda: False)))
+               for name in "abcd"}
+    threads["a"].start()
+    _until(lambda: order == ["a"])
+    threads["b"].start()
+    _until(lambda: len(lane._waiting) == 1)
+    threads["c"].start()
+    _until(lambda: order == ["a", "c"])  # c did not wait for a
+    threads["d"].start()
+    _until(lambda: len(lane._waiting) == 2)
+    time.sleep(0.25)  # two of the waiters' 0.1 s re-checks: neither b nor d may start yet
+    assert order == ["a", "c"] and running == {"a", "c"}
+    release["c"].set()
+    _until(lambda: order == ["a", "c", "d"])  # the extra slot went to the next visible one
+    release["d"].set()
+    threads["d"].join(5)
+    assert order == ["a", "c", "d"]  # b still waits for a's own slot
+    release["a"].set()
+    release["b"].set()
+    for t in threads.values():
+        t.join(5)
+    assert order == ["a", "c", "d", "b"]
+    assert max(len(o) for o in overlaps) == 2
