@@ -125,7 +125,7 @@ def _parse_expr(e: pl.Expr, fmt: str) -> pl.Expr:
 
 
 def _parse_with(s: pl.Series, fmt: str) -> pl.Series:
-    return s.to_frame().select(_parse_expr(pl.col(s.name), fmt)).to_series()
+    return s.alias("v").to_frame().select(_parse_expr(pl.col("v"), fmt)).to_series().alias(s.name)
 
 
 def _first_distinct(s: pl.Series, n: int) -> pl.Series:
@@ -156,7 +156,8 @@ def _slices(s: pl.Series) -> list[pl.Series]:
 
 def any_row(s: pl.Series, test: Callable[[pl.Expr], pl.Expr]) -> bool:
     """Whether ``test`` (an expression on the column) is true for any row; nulls count as false."""
-    frames = pl.collect_all([part.to_frame().lazy().select(test(pl.col(s.name)).any()) for part in _slices(s)])
+    # under a fixed name: pl.col() reads a name like "^x$" as a pattern
+    frames = pl.collect_all([part.alias("v").to_frame().lazy().select(test(pl.col("v")).any()) for part in _slices(s)])
     return any(bool(f.item()) for f in frames)
 
 
@@ -166,7 +167,7 @@ def _parse_in_parallel(s: pl.Series, fmt: str) -> pl.Series:
     parts = _slices(s)
     if len(parts) < 2:
         return _parse_with(s, fmt)
-    frames = pl.collect_all([part.to_frame().lazy().select(_parse_expr(pl.col(s.name), fmt)) for part in parts])
+    frames = pl.collect_all([part.alias("v").to_frame().lazy().select(_parse_expr(pl.col("v"), fmt)) for part in parts])
     return pl.concat([f.to_series() for f in frames], rechunk=True).alias(s.name)
 
 
@@ -261,12 +262,9 @@ def clean_text(s: pl.Series) -> pl.Series:
     if not any_row(s, lambda e: e.str.contains(r"^\s|\s$") | (e == "")):
         return s
     stripped = s.str.strip_chars()
-    empty = stripped == ""
-    has_empty = bool(empty.any())
-    if not has_empty and stripped.str.len_bytes().sum() == s.str.len_bytes().sum():
-        return s  # stripping only removes bytes: equal totals mean nothing was removed
-    if has_empty:
-        stripped = pl.select(pl.when(empty).then(None).otherwise(stripped)).to_series()
+    if (stripped == "").any():
+        v = pl.col("v")
+        stripped = stripped.to_frame("v").select(pl.when(v == "").then(None).otherwise(v)).to_series()
     return stripped.alias(s.name)
 
 

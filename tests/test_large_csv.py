@@ -67,6 +67,7 @@ def test_any_row_in_slices(monkeypatch: pytest.MonkeyPatch) -> None:
     assert parsing.to_id_strings(ids).to_list() == ["17850"] + ["C1"] * 40 + ["12.50", "7"]
     clean = pl.Series("id", ["C1", "C2"] * 20)
     assert parsing.clean_text(clean) is clean  # nothing to strip: the column itself, not a copy
+    assert parsing.clean_text(pl.Series("t", ["", "  ", " x ", "y", None])).to_list() == [None, None, "x", "y", None]
 
 
 def test_utf8_check_in_pieces_across_a_character_split(monkeypatch: pytest.MonkeyPatch) -> None:
