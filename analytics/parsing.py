@@ -124,10 +124,6 @@ def _parse_expr(e: pl.Expr, fmt: str) -> pl.Expr:
     return e.str.to_datetime(fmt, strict=False, time_unit="us")
 
 
-def _parse_with(s: pl.Series, fmt: str) -> pl.Series:
-    return s.alias("v").to_frame().select(_parse_expr(pl.col("v"), fmt)).to_series().alias(s.name)
-
-
 def _first_distinct(s: pl.Series, n: int) -> pl.Series:
     """The first ``n`` distinct non-null values in order of appearance. They are looked for in
     a growing prefix: the unique values of 16 M timestamps took 4 s, of their first 8 000 a few
@@ -146,29 +142,27 @@ def _first_distinct(s: pl.Series, n: int) -> pl.Series:
 _PARALLEL_ROWS = 1_000_000
 
 
-def _slices(s: pl.Series) -> list[pl.Series]:
-    """The column in one slice per core (one slice when short). Polars runs an expression on
-    one column on one thread; expressions on several slices collected together run at once."""
+def _per_slice(s: pl.Series, expr: Callable[[pl.Expr], pl.Expr]) -> list[pl.Series]:
+    """``expr`` (on the column) computed on one slice of it per core at once, one slice when
+    the column is short: Polars runs an expression on one column on one thread. The column goes
+    by a fixed name, as pl.col() would read a name like "^x$" as a pattern."""
     parts = max(1, min(pl.thread_pool_size(), len(s) // _PARALLEL_ROWS))
     size = -(-len(s) // parts)
-    return [s.slice(i * size, size) for i in range(parts)]
+    frames = pl.collect_all([s.slice(i * size, size).alias("v").to_frame().lazy().select(expr(pl.col("v")))
+                             for i in range(parts)])
+    return [f.to_series() for f in frames]
 
 
 def any_row(s: pl.Series, test: Callable[[pl.Expr], pl.Expr]) -> bool:
     """Whether ``test`` (an expression on the column) is true for any row; nulls count as false."""
-    # under a fixed name: pl.col() reads a name like "^x$" as a pattern
-    frames = pl.collect_all([part.alias("v").to_frame().lazy().select(test(pl.col("v")).any()) for part in _slices(s)])
-    return any(bool(f.item()) for f in frames)
+    return any(bool(part.item()) for part in _per_slice(s, lambda e: test(e).any()))
 
 
-def _parse_in_parallel(s: pl.Series, fmt: str) -> pl.Series:
-    """:func:`_parse_with` in slices parsed at once, one per core; the result is in one
-    piece (chunk) like the columns it joins (see ``sources.files._in_one_piece``)."""
-    parts = _slices(s)
-    if len(parts) < 2:
-        return _parse_with(s, fmt)
-    frames = pl.collect_all([part.alias("v").to_frame().lazy().select(_parse_expr(pl.col("v"), fmt)) for part in parts])
-    return pl.concat([f.to_series() for f in frames], rechunk=True).alias(s.name)
+def _parse_with(s: pl.Series, fmt: str) -> pl.Series:
+    """``s`` parsed with ``fmt``, in one piece (chunk) like the columns it joins (see
+    ``sources.files._in_one_piece``)."""
+    parts = _per_slice(s, lambda e: _parse_expr(e, fmt))
+    return (parts[0] if len(parts) == 1 else pl.concat(parts, rechunk=True)).alias(s.name)
 
 
 def parse_datetimes(s: pl.Series) -> tuple[pl.Series, DateParse]:
@@ -245,11 +239,11 @@ def parse_datetimes(s: pl.Series) -> tuple[pl.Series, DateParse]:
         eu_twins = [f.replace("%m/%d", "%d/%m") for f in chosen if _FAMILY[f] == "US month/day/year"]
         ambiguous = all(_parse_with(sample, f).is_not_null().sum() >= _parse_with(sample, u).is_not_null().sum()
                         for f, u in zip(eu_twins, [c for c in chosen if _FAMILY[c] == "US month/day/year"]))
-    out = _parse_in_parallel(text, chosen[0])
+    out = _parse_with(text, chosen[0])
     for fmt in chosen[1:]:
         if not out.null_count():
             break
-        out = out.fill_null(_parse_in_parallel(text, fmt))
+        out = out.fill_null(_parse_with(text, fmt))
     family = " + ".join(sorted(families))
     return out.alias(name), DateParse(tuple(chosen), family, ambiguous)
 

@@ -35,7 +35,7 @@ def test_datetimes_parsed_in_slices_equal_the_whole_column(monkeypatch: pytest.M
     whole, how = parsing.parse_datetimes(pl.Series("ts", MIXED))
     monkeypatch.setattr(parsing, "_PARALLEL_ROWS", 50)  # 370 rows: as many slices as cores
     monkeypatch.setattr(pl, "thread_pool_size", lambda: 3)
-    assert len(parsing._slices(pl.Series("ts", MIXED))) == 3
+    assert len(parsing._per_slice(pl.Series("ts", MIXED), lambda e: e)) == 3
     sliced, how_sliced = parsing.parse_datetimes(pl.Series("ts", MIXED))
     assert sliced.equals(whole) and how_sliced == how
     assert sliced.n_chunks() == 1
