@@ -210,6 +210,10 @@ def _vocabulary(col: pl.Series, synonyms: dict[str, str]) -> pl.Series:
     values = col.unique().drop_nulls()
     canonical = values.str.to_lowercase().str.strip_chars().replace_strict(synonyms, default=None,
                                                                             return_dtype=pl.String)
+    if canonical.null_count() == 0 and (canonical == values).all():
+        # every value already spelled the canonical way (a clean export): the column itself,
+        # not a copy (16 M event types: 0.26 GB and 0.8 s)
+        return col
     return col.replace_strict(values, canonical, default=None, return_dtype=pl.String)
 
 
@@ -331,11 +335,14 @@ def _examples(rejects: pl.DataFrame) -> list[dict[str, object]]:
     return firsts.select("origin", "line", "column", "value", "reason").to_dicts()
 
 
-def validate(raw: RawSource) -> Validated:
+def validate(raw: RawSource, *, consume: bool = False) -> Validated:
     """Coerce a raw source to the canonical tables and report every rejection.
 
     Args:
         raw: What a loader read.
+        consume: Take each table out of ``raw.tables`` as it is validated, so that the raw
+            columns the validator replaced (timestamps read from text, say) are let go before
+            the next table is validated rather than after all of them (0.8 GB of 16 M events).
 
     Returns:
         All six canonical tables (absent ones empty), the set present in the source, the
@@ -364,7 +371,7 @@ def validate(raw: RawSource) -> Validated:
         reject_frames.append(capped.select(list(REJECT_SCHEMA)).cast(REJECT_SCHEMA))
     for name in TABLES:
         if name in raw.tables:
-            df, rep, rej = _validate_table(raw.tables[name])
+            df, rep, rej = _validate_table(raw.tables.pop(name) if consume else raw.tables[name])
             frames[name] = df
             report.tables[name] = rep
             reject_frames.append(rej)
@@ -402,6 +409,12 @@ def validate(raw: RawSource) -> Validated:
     return Validated(tables=frames, present=present, report=report, rejects=rejects)
 
 
+def _distinct(columns: list[pl.Series]) -> pl.Series:
+    """The distinct non-null values of several columns. Each is made distinct on its own first:
+    putting 16 M event customer ids next to the orders' copied them all (0.26 GB at L)."""
+    return pl.concat([c.drop_nulls().unique() for c in columns]).unique()
+
+
 def _check_references(frames: dict[str, pl.DataFrame], report: ValidationReport, reject_frames: list[pl.DataFrame]) -> None:
     # items of unknown orders cannot be attributed to anyone: reject them
     if "order_items" in frames and "orders" in frames:
@@ -418,7 +431,7 @@ def _check_references(frames: dict[str, pl.DataFrame], report: ValidationReport,
     # customers referenced by orders / events / reviews but absent: add bare rows
     refs = [frames[t].get_column("customer_id") for t in ("orders", "events", "reviews") if t in frames]
     if refs:
-        referenced = pl.concat(refs).drop_nulls().unique()
+        referenced = _distinct(refs)
         if "customers" in frames:
             missing = referenced.filter(~referenced.is_in(frames["customers"].get_column("customer_id").implode()))
             if missing.len():
@@ -437,7 +450,7 @@ def _check_references(frames: dict[str, pl.DataFrame], report: ValidationReport,
     # products referenced but absent from the catalogue: add bare rows with category '(unknown)'
     prefs = [frames[t].get_column("product_id") for t in ("order_items", "events", "reviews") if t in frames]
     if prefs:
-        referenced = pl.concat(prefs).drop_nulls().unique()
+        referenced = _distinct(prefs)
         if "products" in frames:
             missing = referenced.filter(~referenced.is_in(frames["products"].get_column("product_id").implode()))
             if missing.len():

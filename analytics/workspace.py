@@ -411,8 +411,7 @@ def import_source(
     _sweep_stale(path.parent, name)
     raw = load_source(spec, progress=report_progress, collections=collections)
     report_progress("validating", None)
-    checked = validate(raw)
-    raw.tables.clear()  # the validated frames are what is written; the columns they changed can go
+    checked = validate(raw, consume=True)  # the validated frames are what is written: each raw table goes once read
     if damaged:
         checked.report.notes.append(f"the previous workspace could not be read ({damaged}); imported again")
     tmp = path.with_name(f"{name}.importing-{os.getpid()}{_SUFFIX}")

@@ -218,6 +218,39 @@ def test_missing_required_values_and_unknown_status(tmp_path: Path) -> None:
     assert checked.report.tables["order_items"].rejected == {"order_id not in orders": 1}
 
 
+def test_canonical_values_are_kept_as_they_are_and_others_mapped() -> None:
+    from shopper_tui.analytics.validate import _EVENT_SYNONYMS, _vocabulary
+
+    clean = pl.Series("event_type", ["view", "add_to_cart", None, "purchase", "view"])
+    assert _vocabulary(clean, _EVENT_SYNONYMS) is clean  # already canonical: not copied
+    mixed = pl.Series("event_type", ["view", " Cart ", None, "PURCHASE", "teleport"])
+    assert _vocabulary(mixed, _EVENT_SYNONYMS).to_list() == ["view", "add_to_cart", None, "purchase", None]
+    # a synonym alone is not canonical ("cart" is add_to_cart)
+    assert _vocabulary(pl.Series("e", ["cart", "view"]), _EVENT_SYNONYMS).to_list() == ["add_to_cart", "view"]
+
+
+def test_consuming_validation_gives_the_same_tables_and_lets_the_raw_ones_go(tmp_path: Path) -> None:
+    folder = _folder(tmp_path, {
+        "orders.csv": ORDERS + "o1,c1,2024-01-01 10:00,completed\no2,c9,2024-01-02 11:00,Lost\n",
+        "order_items.csv": ITEMS + "o1,p1,2,3.5\no1,p2,1,10\no7,p2,1,1\n",
+        "events.csv": "session_id,customer_id,ts,event_type,product_id\ns1,c1,2024-01-01 09:00,view,p3\n"
+                      "s1,c1,2024-01-01 09:01,cart,p1\ns2,c8,2024-01-01 09:05,View,p1\n",
+    })
+    kept = validate(load_folder(folder, progress=_quiet))
+    raw = load_folder(folder, progress=_quiet)
+    consumed = validate(raw, consume=True)
+    assert raw.tables == {}
+    assert consumed.report.to_json() == kept.report.to_json() and consumed.rejects.equals(kept.rejects)
+    for name, frame in kept.tables.items():
+        assert consumed.tables[name].equals(frame), name
+    # by hand: c8 (events) is added as a bare customer and c9's order rejected for its status;
+    # p3 (events only) is an unknown product; the line of o7 names an order not in orders
+    assert sorted(consumed.tables["customers"].get_column("customer_id").to_list()) == ["c1", "c8"]
+    assert sorted(consumed.tables["products"].get_column("product_id").to_list()) == ["p1", "p2", "p3"]
+    assert consumed.tables["events"].get_column("event_type").to_list() == ["view", "add_to_cart", "view"]
+    assert consumed.report.tables["order_items"].rejected == {"order_id not in orders": 1}
+
+
 # -- atomic imports -----------------------------------------------------------------------
 
 
