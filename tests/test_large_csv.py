@@ -12,6 +12,7 @@ import polars as pl
 import pytest
 from shopper_tui.analytics import parsing
 from shopper_tui.analytics.sources import files
+from shopper_tui.analytics.errors import ShopperError
 from shopper_tui.analytics.sources.files import load_folder, read_delimited
 from shopper_tui.analytics.validate import validate
 
@@ -78,7 +79,9 @@ def test_utf8_check_in_pieces_across_a_character_split(monkeypatch: pytest.Monke
     assert files._is_utf8(text)
     assert not files._is_utf8(text + "café".encode("cp1252"))
     assert not files._is_utf8(text[:-2] + b"\xf0\x9f")  # cut inside the last character
-    assert files._content_lines(b"a\nb\n\n  \r\n") == 2 and files._content_lines(b"a\n\"x\ny\"\n") == 3
+    # lines as Polars reads them (a blank line is a row of nulls), and up to the last with content
+    assert files._line_counts(b"a\nb\n\n  \r\n") == (4, 2) and files._line_counts(b"a\n\"x\ny\"\n") == (3, 3)
+    assert files._line_counts(b"a\nb") == (2, 2) and files._line_counts(b"a\n\n") == (2, 1)
 
 
 def test_in_one_piece_keeps_every_value() -> None:
@@ -107,3 +110,107 @@ def test_line_numbers_without_counting_match_the_counted_ones(tmp_path: Path) ->
     checked = validate(load_folder(folder, progress=lambda *a: None))
     bad = checked.rejects.filter(pl.col("column") == "rating")
     assert bad.select("line", "value").rows() == [(5, "x")]
+
+
+# -- a large file read in pieces of whole rows ------------------------------------------------
+PLAIN = (
+    '\ufeffsession_id;customer_id;ts;event_type;note;note;\r\n'
+    + "".join(f'S{i:03d};C{i % 7};2024-03-{1 + i % 28:02d} 10:{i % 60:02d}:00;view;"a;b ""{i}""";née 東京 {i};x\r\n'
+              for i in range(60))
+    + ";;;;;;\r\n"  # a row of bare delimiters: skipped, its line kept
+    + "S999;C1;2024-03-01 00:00:00;buy;last;;\r\n\r\n  \r\n"  # a blank line, then one of spaces
+)
+
+
+def _both_ways(path: Path, monkeypatch: pytest.MonkeyPatch, piece: int) -> tuple[files.DelimitedText, files.DelimitedText, bool]:
+    """The file read whole and in pieces of ``piece`` bytes, and whether the pieces were used."""
+    whole = read_delimited(path)
+    taken: list[bool] = []
+    real = files._read_in_pieces
+
+    def spy(*args: object) -> object:
+        out = real(*args)
+        taken.append(out is not None)
+        return out
+
+    with monkeypatch.context() as m:
+        m.setattr(files, "_LARGE_FILE", 1)
+        m.setattr(files, "_READ_PIECE", piece)
+        m.setattr(files, "_read_in_pieces", spy)
+        pieces = read_delimited(path)
+    assert taken, "the reader in pieces was not tried"
+    return whole, pieces, taken[0]
+
+
+def _same(a: files.DelimitedText, b: files.DelimitedText) -> None:
+    assert a.frame.equals(b.frame), (a.frame, b.frame)
+    assert a.frame.columns == b.frame.columns
+    assert (a.encoding, a.delimiter, a.header, a.blank_lines, a.notes) == (
+        b.encoding, b.delimiter, b.header, b.blank_lines, b.notes)
+
+
+@pytest.mark.parametrize("piece", [64, 97, 200, 1_000, 100_000])
+def test_a_plain_file_read_in_pieces_equals_it_read_whole(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                          piece: int) -> None:
+    path = tmp_path / "events.csv"
+    path.write_bytes(PLAIN.encode())
+    assert not PLAIN.encode().isascii()
+    whole, pieces, taken = _both_ways(path, monkeypatch, piece)
+    assert taken
+    _same(whole, pieces)
+    f = pieces.frame
+    # read by hand: the BOM gone, a quoted delimiter and doubled quotes, the repeated header
+    # name read once, the row of bare delimiters and the blank line skipped, the line of
+    # spaces kept as a row (the validator finds its session_id missing)
+    assert pieces.delimiter == ";" and pieces.blank_lines == 2 and f.height == 62
+    assert pieces.notes == ["events.csv: header 'note' given more than once; the first column of each is used"]
+    assert f.columns[:5] == ["session_id", "customer_id", "ts", "event_type", "note"]
+    assert f.row(7)[:5] == ("S007", "C0", "2024-03-08 10:07:00", "view", 'a;b "7"')
+    assert f.get_column("__line").to_list() == [*range(2, 62), 63, 65]
+    assert f.get_column("session_id").to_list()[-2:] == ["S999", "  "]
+
+
+@pytest.mark.parametrize(("name", "text", "pieces_taken"), [
+    # a line break inside a quoted value: rows and lines differ, the whole-file reader counts them
+    ("quoted_break", "review_id,text\n" + "".join(f'r{i},"line one\nline two {i}"\n' for i in range(20)), False),
+    # a blank line is a row of nulls either way, also as the first line of a piece
+    ("blank_inside", "review_id,text\n" + "".join(f"r{i},t{i}\n" + ("\n" if i % 3 == 0 else "") for i in range(20)), True),
+    ("short_rows", "review_id,text,rating\n" + "".join(f"r{i},t{i}\n" if i % 2 else f"r{i},t{i},5\n" for i in range(20)), True),
+    ("stray_quote", "review_id,text\n" + "".join(f'r{i},a 12" pizza {i}\n' for i in range(20)), None),
+    ("no_final_break", "review_id,text\n" + "\n".join(f"r{i},t{i}" for i in range(20)), True),
+    ("quotes_on_one_line", "review_id,text\n" + "".join(f'r{i},"say ""hi"", {i}"\n' for i in range(20)), True),
+])
+def test_what_the_pieces_cannot_take_is_read_whole_with_the_same_result(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, text: str, pieces_taken: bool | None) -> None:
+    path = tmp_path / f"{name}.csv"
+    path.write_text(text)
+    for piece in (40, 128):
+        whole, pieces, taken = _both_ways(path, monkeypatch, piece)
+        if pieces_taken is not None:
+            assert taken is pieces_taken
+        _same(whole, pieces)
+
+
+def test_a_file_the_pieces_refuse_gets_the_whole_file_readers_answer(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    cp1252 = tmp_path / "reviews.csv"
+    cp1252.write_bytes(("review_id,text\n" + "".join(f"r{i},café {i}\n" for i in range(30))).encode("cp1252"))
+    whole, pieces, taken = _both_ways(cp1252, monkeypatch, 64)
+    assert not taken and pieces.encoding == "cp1252"
+    _same(whole, pieces)
+    assert pieces.frame.get_column("text")[3] == "café 3"
+    ragged = tmp_path / "ragged.csv"
+    ragged.write_text("a,b\n" + "1,2\n" * 40 + "1,2,3\n" + "1,2\n" * 5)
+    with monkeypatch.context() as m:
+        m.setattr(files, "_LARGE_FILE", 1)
+        m.setattr(files, "_READ_PIECE", 64)
+        with pytest.raises(ShopperError, match="line 42 has 3 fields but the header has 2"):
+            read_delimited(ragged)
+
+
+def test_row_end_skips_line_breaks_inside_quotes() -> None:
+    assert files._row_end(b'a,"x\ny"\nb,"p\nq') == 8  # the break after "x\ny" closes a row, the last is open
+    assert files._row_end(b'a,"x\ny') == 0
+    assert files._row_end(b'a,""""\nb,"c') == 7  # doubled quotes count twice
+    assert files._piece_lines(b"a\nb\n\n \r\n", last=True) == 4 and files._piece_lines(b"a\nb", last=True) == 2
+    assert files._piece_lines(b"a\nb\n\n", last=False) == 3
