@@ -19,6 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import shopper_tui  # noqa: F401, I001 - before Polars: it sets Polars' allocator settings, as in the app
 import polars as pl
 
 

@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 import duckdb
+import shopper_tui  # noqa: F401, I001 - before Polars: it sets Polars' allocator settings, as in the app
 import polars as pl
 
 from shopper_tui.analytics.cohorts import cohorts

@@ -23,6 +23,7 @@ import time
 import traceback
 from pathlib import Path
 
+import shopper_tui  # noqa: F401, I001 - before Polars: it sets Polars' allocator settings, as in the app
 import polars as pl
 
 from shopper_tui.app import make_app

@@ -35,6 +35,7 @@ from pathlib import Path
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # implicit's advice; set before numpy loads BLAS
 
 import numpy as np  # noqa: E402
+import shopper_tui  # noqa: E402, F401, I001 - before Polars: it sets Polars' allocator settings, as in the app
 import polars as pl  # noqa: E402
 
 

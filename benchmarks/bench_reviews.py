@@ -17,6 +17,7 @@ import argparse
 import os
 import time
 
+import shopper_tui  # noqa: F401, I001 - before Polars: it sets Polars' allocator settings, as in the app
 import polars as pl
 
 from shopper_tui.analytics.aspects import AspectExtractor

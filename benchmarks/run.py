@@ -670,7 +670,14 @@ def machine() -> dict:
             versions[pkg] = None
     return {"cores": os.cpu_count(), "usable_cores": len(os.sched_getaffinity(0)), "memory_gb": round(mem / 1024 ** 2, 1),
             "cpu": model, "python": platform.python_version(), "platform": platform.platform(), "versions": versions,
-            "load_average_at_start": os.getloadavg()}
+            "load_average_at_start": os.getloadavg(), "allocator": _allocator_settings()}
+
+
+def _allocator_settings() -> str:
+    """Polars' allocator settings in the stages' processes (set by shopper_tui on import)."""
+    out = subprocess.run([sys.executable, "-c", "import shopper_tui, polars, os; print(os.environ.get('_RJEM_MALLOC_CONF'))"],
+                         capture_output=True, text=True, check=False)
+    return out.stdout.strip() or out.stderr.strip()[-200:]
 
 
 def _fmt_s(s: float | None) -> str:

@@ -2,9 +2,22 @@
 
 from __future__ import annotations
 
+import os as _os
+import sys as _sys
 from pathlib import Path as _Path
 
 __version__ = "0.1.0"
+
+#: Polars' allocator (jemalloc) settings, read once when Polars is first imported: memory
+#: freed is handed back to the system within 0.1 s (Polars' own default keeps it 0.5 s, then
+#: 1 s more as "muzzy" pages that still count as the process's memory). A CSV import frees and
+#: allocates gigabytes within seconds; at size L the full refresh from CSV peaked at 4.5 GB with
+#: Polars' default and 3.7 GB with this, in the same time (benchmarks/results/README-performance.md).
+#: Handing memory back at once (0 ms) cost 40 % more time in the funnels. A value the user set
+#: is kept.
+ALLOCATOR_SETTINGS = "dirty_decay_ms:100,muzzy_decay_ms:0"
+if "polars" not in _sys.modules:
+    _os.environ.setdefault("_RJEM_MALLOC_CONF", ALLOCATOR_SETTINGS)
 
 # In a source checkout that was installed non-editable, `python -m pytest` (or any
 # `python -m` from the repo root) puts the root first on sys.path, so this folder shadows the

@@ -48,6 +48,24 @@ def test_startup_does_not_import_heavy_libraries(module: str) -> None:
     assert heavy == []
 
 
+@pytest.mark.parametrize(("preset", "expected_tail"), [
+    (None, "dirty_decay_ms:100,muzzy_decay_ms:0"),  # ours, after Polars' own defaults (later wins)
+    ("dirty_decay_ms:2000", "dirty_decay_ms:2000"),  # the user's own setting is kept
+])
+def test_polars_allocator_settings_are_set_before_polars_loads(preset: str | None, expected_tail: str) -> None:
+    import os
+
+    env = {k: v for k, v in os.environ.items() if k != "_RJEM_MALLOC_CONF"}
+    if preset:
+        env["_RJEM_MALLOC_CONF"] = preset
+    code = ("import shopper_tui.analytics.workspace, polars, os; from shopper_tui import ALLOCATOR_SETTINGS; "
+            "print(os.environ['_RJEM_MALLOC_CONF'])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
+    conf = out.stdout.strip()
+    assert conf.endswith(expected_tail), conf
+    assert "Invalid conf" not in out.stderr  # jemalloc complains on stderr about a setting it does not know
+
+
 def test_subpackages_resolve_from_repo_root() -> None:
     # `python -m pytest` from the checkout puts the root first on sys.path; the root
     # shopper_tui/ folder must still find analytics/, screens/ and sample_data/.
