@@ -178,6 +178,8 @@ def test_a_plain_file_read_in_pieces_equals_it_read_whole(tmp_path: Path, monkey
     ("short_rows", "review_id,text,rating\n" + "".join(f"r{i},t{i}\n" if i % 2 else f"r{i},t{i},5\n" for i in range(20)), True),
     ("stray_quote", "review_id,text\n" + "".join(f'r{i},a 12" pizza {i}\n' for i in range(20)), None),
     ("no_final_break", "review_id,text\n" + "\n".join(f"r{i},t{i}" for i in range(20)), True),
+    # a row longer than a piece: a longer piece is read from the same place
+    ("long_row", "review_id,text\nr0," + "x" * 110 + "\n" + "".join(f"r{i},t{i}\n" for i in range(1, 20)), True),
     ("quotes_on_one_line", "review_id,text\n" + "".join(f'r{i},"say ""hi"", {i}"\n' for i in range(20)), True),
 ])
 def test_what_the_pieces_cannot_take_is_read_whole_with_the_same_result(
@@ -208,7 +210,11 @@ def test_a_file_the_pieces_refuse_gets_the_whole_file_readers_answer(tmp_path: P
             read_delimited(ragged)
 
 
-def test_row_end_skips_line_breaks_inside_quotes() -> None:
+def test_row_end_skips_line_breaks_inside_quotes(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(files, "_PIECE", 5)  # counts in sections of 5 bytes
+    text = b'a,"q""r"\n"x\ny",1\n\n"z'
+    assert files._count(text, b'"') == text.count(b'"') == 7
+    assert files._count(text, b"\n", 3, 17) == text.count(b"\n", 3, 17) == 3
     assert files._row_end(b'a,"x\ny"\nb,"p\nq') == 8  # the break after "x\ny" closes a row, the last is open
     assert files._row_end(b'a,"x\ny') == 0
     assert files._row_end(b'a,""""\nb,"c') == 7  # doubled quotes count twice

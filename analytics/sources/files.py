@@ -317,7 +317,7 @@ def _line_counts(data: bytes) -> tuple[int, int]:
     the data. Polars reads each line as a row, a blank one too (a row of nulls), the trailing
     blank lines included; the second count leaves those out. Counted in 16 MB pieces: one count
     over a 1.3 GB file held the GIL, and so froze the app importing it, for 0.45 s."""
-    breaks = sum(data.count(b"\n", start, start + _PIECE) for start in range(0, len(data), _PIECE))
+    breaks = _count(data, b"\n")
     end = len(data)
     while end and data[end - 1] in b" \t\r\n":
         end -= 1
@@ -476,27 +476,34 @@ _LARGE_FILE = 1 << 28
 _READ_PIECE = 1 << 26
 
 
-def _row_end(buf: bytes | bytearray, end: int | None = None) -> int:
-    """The index just past the last line break of ``buf[:end]`` outside a quoted value (``buf``
+def _count(data: bytes, sub: bytes, start: int = 0, end: int | None = None) -> int:
+    """``data.count(sub, start, end)`` in 16 MB sections: one count holds the GIL, and over
+    64 MB that froze the app's screen for 25 ms."""
+    end = len(data) if end is None else end
+    return sum(data.count(sub, at, min(at + _PIECE, end)) for at in range(start, end, _PIECE))
+
+
+def _row_end(buf: bytes) -> int:
+    """The index just past the last line break of ``buf`` outside a quoted value (``buf``
     starts at the start of a row), 0 when there is none. A line break is outside quotes when
     an even number of quote characters come before it (a quote inside a quoted value is
     written twice)."""
-    cut = buf.rfind(b"\n", 0, len(buf) if end is None else end)
-    if cut < 0:
-        return 0
-    quotes = buf.count(b'"', 0, cut)
+    cut = buf.rfind(b"\n")
+    if cut < 0 or buf.find(b'"', 0, cut) < 0:
+        return cut + 1
+    quotes = _count(buf, b'"', 0, cut)
     while quotes % 2:
         earlier = buf.rfind(b"\n", 0, cut)
         if earlier < 0:
             return 0
-        quotes -= buf.count(b'"', earlier, cut)
+        quotes -= _count(buf, b'"', earlier, cut)
         cut = earlier
     return cut + 1
 
 
 def _piece_lines(piece: bytes, *, last: bool) -> int:
     """The lines of a piece of whole lines as Polars reads them (see :func:`_line_counts`)."""
-    return piece.count(b"\n") + (1 if last and piece and not piece.endswith(b"\n") else 0)
+    return _count(piece, b"\n") + (1 if last and piece and not piece.endswith(b"\n") else 0)
 
 
 def _read_in_pieces(path: Path) -> tuple[pl.DataFrame, str, str, list[str]] | None:
@@ -515,38 +522,40 @@ def _read_in_pieces(path: Path) -> tuple[pl.DataFrame, str, str, list[str]] | No
     schema: dict[str, pl.DataType] | None = None
     delimiter = header = ""
     header_fields: list[str] = []
-    # one buffer, filled again and again: a new bytes object per piece (and a copy of it per
-    # slice) cost 1.5 s of page faults over 1.2 GB
-    buf = bytearray(_READ_PIECE)
-    filled = 0  # bytes in buf: the start of a row left from the last piece, then what was read
+    pos = 0  # where the next piece starts in the file
+    size = _READ_PIECE
     try:
         f = path.open("rb", buffering=0)
     except OSError:
         return None  # the whole-file reader says why
     with f:
+        if f.read(3) == b"\xef\xbb\xbf":
+            pos = 3  # the byte-order mark is not read with the header (cutting it off copies the piece)
         while True:
-            if filled == len(buf):  # no row ends in a full buffer: make room
-                if len(buf) >= 4 * _READ_PIECE:
-                    return None  # a value that long is not plain
-                buf.extend(bytes(len(buf)))
-            with memoryview(buf) as view:
-                got = f.readinto(view[filled:])
-            last = not got
-            filled += got
-            if last and not filled:
+            f.seek(pos)
+            piece = f.read(size)
+            if not piece:
                 break
-            cut = filled if last else _row_end(buf, filled)
-            if not cut:
+            last = len(piece) < size
+            cut = len(piece) if last else _row_end(piece)
+            if not cut:  # no row ends in it: a longer piece from the same place
+                if size >= 4 * _READ_PIECE:
+                    return None  # a value that long is not plain
+                size *= 2
                 continue
-            with memoryview(buf) as view:
-                piece = bytes(view[:cut])  # Polars reads bytes, not a view
-            buf[:filled - cut] = buf[cut:filled]  # the row begun: to the front
-            filled -= cut
+            if cut < len(piece):
+                # the whole rows only, read again: slicing them off would copy them holding the
+                # GIL (40 ms per 64 MB, a frozen screen); the read lets it go
+                del piece
+                f.seek(pos)
+                piece = f.read(cut)
+                if len(piece) != cut:
+                    return None  # the file changed while it was read
+            pos += cut
+            size = _READ_PIECE
             if not _is_utf8(piece):  # pieces end on line breaks, so no character is cut in two
                 return None
             if schema is None:  # the first piece: the header, and whether the file is plain text
-                if piece.startswith(b"\xef\xbb\xbf"):
-                    piece = piece[3:]
                 if _unreadable_start(piece):
                     return None
                 first_nl = piece.find(b"\n")
