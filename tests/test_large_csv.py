@@ -210,6 +210,14 @@ def test_a_file_the_pieces_refuse_gets_the_whole_file_readers_answer(tmp_path: P
             read_delimited(ragged)
 
 
+def test_an_emptied_file_is_left_to_the_whole_file_reader(tmp_path: Path) -> None:
+    path = tmp_path / "events.csv"
+    path.write_bytes(b"\xef\xbb\xbf")  # measured large, emptied before it was read: only a BOM left
+    assert files._read_in_pieces(path) is None
+    path.write_bytes(b"")
+    assert files._read_in_pieces(path) is None
+
+
 def test_row_end_skips_line_breaks_inside_quotes(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(files, "_PIECE", 5)  # counts in sections of 5 bytes
     text = b'a,"q""r"\n"x\ny",1\n\n"z'

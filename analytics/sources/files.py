@@ -587,6 +587,8 @@ def _read_in_pieces(path: Path) -> tuple[pl.DataFrame, str, str, list[str]] | No
             del part, piece
             if last:
                 break
+    if not frames:
+        return None  # nothing read (the file was emptied after it was measured)
     frame = pl.concat(frames, rechunk=False)
     frames.clear()
     return frame, delimiter, header, header_fields
