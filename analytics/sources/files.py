@@ -470,6 +470,17 @@ def _lenient_read(data: bytes, delimiter: str, origin: str) -> tuple[pl.DataFram
     return frame, lines, blank
 
 
+def _header_of(data: bytes, path: Path) -> tuple[str, str, list[str], int]:
+    """The start of a file's text: its header line, its delimiter (tab for a .tsv whose header
+    holds one), the header's fields and how many lines the header spans."""
+    first_nl = data.find(b"\n")
+    header = (data if first_nl < 0 else data[:first_nl]).decode("utf-8").strip("\r")
+    delimiter = ("\t" if path.name.lower().endswith((".tsv", ".tsv.gz")) and "\t" in header
+                 else _sniff_delimiter(header, data))
+    fields, lines = _header_row(data, delimiter)
+    return header, delimiter, fields, lines
+
+
 #: A plain-text file at least this large is read in pieces of ``_READ_PIECE`` bytes (see
 #: :func:`_read_in_pieces`).
 _LARGE_FILE = 1 << 28
@@ -558,14 +569,8 @@ def _read_in_pieces(path: Path) -> tuple[pl.DataFrame, str, str, list[str]] | No
             if schema is None:  # the first piece: the header, and whether the file is plain text
                 if _unreadable_start(piece):
                     return None
-                first_nl = piece.find(b"\n")
-                if first_nl < 0 or not piece[:first_nl].strip():
-                    return None
-                header = piece[:first_nl].decode("utf-8").strip("\r")
-                delimiter = ("\t" if path.name.lower().endswith(".tsv") and "\t" in header
-                             else _sniff_delimiter(header, piece))
-                header_fields, header_lines = _header_row(piece, delimiter)
-                if header_lines != 1:
+                header, delimiter, header_fields, header_lines = _header_of(piece, path)
+                if not header.strip() or header_lines != 1:
                     return None
             try:
                 if schema is None:
@@ -615,28 +620,23 @@ def read_delimited(path: Path, *, origin: str | None = None) -> DelimitedText:
     except OSError:
         large = False  # _raw_bytes says why
     pieces = _read_in_pieces(path) if large else None
-    in_pieces = pieces is not None
-    if pieces is not None:
-        frame, delimiter, header, header_fields = pieces
-        del pieces  # the frame alone holds the columns (put in one piece below, one at a time)
-        data, encoding, header_lines = b"", None, 1
-        lines = content_end = header_lines + frame.height  # checked piece by piece
-    else:
-        data, encoding = _decode(_raw_bytes(path, origin), origin)
-        lines, content_end = _line_counts(data)
+    data = b""
 
     def whole() -> bytes:
         """The file's text, read again once it has been let go."""
         return data or _decode(_raw_bytes(path, origin), origin)[0]
 
-    if not in_pieces:
-        first_nl = data.find(b"\n")
-        header = (data if first_nl < 0 else data[:first_nl]).decode("utf-8").strip("\r")
+    if pieces is not None:
+        frame, delimiter, header, header_fields = pieces
+        del pieces  # the frame alone holds the columns (put in one piece below, one at a time)
+        encoding, header_lines = None, 1
+        lines = content_end = header_lines + frame.height  # checked piece by piece
+    else:
+        data, encoding = _decode(_raw_bytes(path, origin), origin)
+        lines, content_end = _line_counts(data)
+        header, delimiter, header_fields, header_lines = _header_of(data, path)
         if not header.strip():
             raise ShopperError(f"{origin}: the first line is blank; expected a header line naming the columns.")
-        delimiter = ("\t" if path.name.lower().endswith((".tsv", ".tsv.gz")) and "\t" in header
-                     else _sniff_delimiter(header, data))
-        header_fields, header_lines = _header_row(data, delimiter)
         try:
             frame = pl.read_csv(io.BytesIO(data), separator=delimiter, infer_schema=False, quote_char='"',
                                 raise_if_empty=False)
