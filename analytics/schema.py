@@ -17,6 +17,7 @@ __all__ = [
     "TABLES",
     "TABLE_NAMES",
     "ORDER_STATUSES",
+    "LINE_KINDS",
     "EVENT_TYPES",
     "CUSTOMERS",
     "PRODUCTS",
@@ -37,6 +38,7 @@ LINE_COLUMN = "__line"
 NESTED_FLAG = "__nested__"
 
 ORDER_STATUSES = ("completed", "cancelled", "returned")
+LINE_KINDS = ("product", "charge")
 EVENT_TYPES = ("view", "search", "add_to_cart", "remove_from_cart", "checkout", "purchase")
 
 TS = pl.Datetime("us")
@@ -111,7 +113,8 @@ ORDERS = TableSpec(
         "channel": pl.String(),
         "status": pl.String(),
     },
-    required=("order_id", "customer_id", "ts", "status"),
+    # customer_id is optional: a guest order (no customer) is still a purchase
+    required=("order_id", "ts", "status"),
     key=("order_id",),
     references={"customer_id": ("customers", "customer_id")},
 )
@@ -123,8 +126,11 @@ ORDER_ITEMS = TableSpec(
         "product_id": pl.String(),
         "quantity": pl.Int64(),
         "unit_price": pl.Float64(),
+        "kind": pl.String(),
     },
-    required=("order_id", "product_id", "quantity", "unit_price"),
+    # product_id is optional (a plain transactions file has amounts, not products); kind is
+    # "product" or "charge" (postage, fees, discounts…), filled from the product id when absent
+    required=("order_id", "quantity", "unit_price"),
     references={"order_id": ("orders", "order_id"), "product_id": ("products", "product_id")},
 )
 

@@ -11,9 +11,12 @@ Rules, in order, per table:
 2. values are coerced to the canonical dtype; a non-empty value that does not parse is a
    rejection ("unparseable ts");
 3. required values must be non-null ("missing customer_id");
-4. domain checks: status and event_type map onto the canonical vocabularies (common
-   synonyms such as ``canceled``, ``addtocart``, ``transaction`` accepted), rating 1–5,
-   quantity > 0, prices ≥ 0, quantities and prices at most 1e9;
+4. domain checks: status, event_type and order line kind map onto the canonical vocabularies
+   (common synonyms such as ``canceled``, ``addtocart``, ``transaction``, ``shipping`` accepted),
+   rating 1–5, product prices ≥ 0, quantities and prices at most 1e9 in size. Order lines with
+   a quantity ≤ 0 or a negative price are kept: they are adjustments, which the purchase rules
+   (:mod:`.purchases`) leave out of sales and the reconciliation lists; a line without a kind
+   is a charge when its product id is a charge code (postage, fees…), else a product line;
 5. keys: later duplicates of a primary key are rejected ("duplicate order_id");
 6. references: items of unknown orders are rejected; orders of customers missing from the
    customers table and products referenced but missing from the catalogue are added as
@@ -28,8 +31,9 @@ from dataclasses import asdict, dataclass, field
 import polars as pl
 
 from .errors import ShopperError
+from .purchases import is_charge
 from .parsing import as_text, clean_text, is_nested, parse_datetimes, to_floats, to_id_strings, to_integers
-from .schema import EVENT_TYPES, LINE_COLUMN, NESTED_FLAG, ORDER_STATUSES, TABLES, TableSpec, empty_frame
+from .schema import EVENT_TYPES, LINE_COLUMN, LINE_KINDS, NESTED_FLAG, ORDER_STATUSES, TABLES, TableSpec, empty_frame
 from .sources import RawSource, RawTable
 
 __all__ = ["TableReport", "ValidationReport", "Validated", "validate", "REJECT_SCHEMA", "MAX_STORED_REJECTS",
@@ -67,6 +71,12 @@ _STATUS_SYNONYMS = {
     "cancelled": "cancelled", "canceled": "cancelled", "cancel": "cancelled", "void": "cancelled",
     "returned": "returned", "return": "returned", "refunded": "returned", "refund": "returned",
 }
+_KIND_SYNONYMS = {
+    "product": "product", "item": "product", "goods": "product", "line_item": "product", "merchandise": "product",
+    "charge": "charge", "fee": "charge", "shipping": "charge", "postage": "charge", "delivery": "charge",
+    "carriage": "charge", "discount": "charge", "tax": "charge", "surcharge": "charge", "commission": "charge",
+    "adjustment": "charge", "service": "charge",
+}
 _EVENT_SYNONYMS = {
     "view": "view", "page_view": "view", "pageview": "view", "product_view": "view", "detail": "view",
     "search": "search",
@@ -90,6 +100,9 @@ class TableReport:
     rejected: dict[str, int] = field(default_factory=dict)
     examples: list[dict[str, object]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    #: Order lines only: reason → Σ quantity × unit price of the rejected lines whose quantity
+    #: and price could be read, so the reconciliation adds up to the file's total.
+    rejected_value: dict[str, float] = field(default_factory=dict)
 
     @property
     def rows_rejected(self) -> int:
@@ -150,6 +163,7 @@ class _Rejector:
         self.spec = spec
         self.origin = origin
         self.counts: dict[str, int] = {}
+        self.values: dict[str, float] = {}
         self.frames: list[pl.DataFrame] = []
         self.stored = 0
 
@@ -160,6 +174,8 @@ class _Rejector:
         if n == 0:
             return df
         self.counts[reason] = self.counts.get(reason, 0) + n
+        if self.spec.name == "order_items":
+            self.values[reason] = self.values.get(reason, 0.0) + _line_value(df.filter(mask))
         if self.stored < MAX_STORED_REJECTS:
             take = min(n, MAX_STORED_REJECTS - self.stored)
             lines = df.get_column(LINE_COLUMN).filter(mask).head(take)
@@ -183,6 +199,16 @@ class _Rejector:
         if not self.frames:
             return pl.DataFrame(schema=REJECT_SCHEMA)
         return pl.concat(self.frames)
+
+
+def _line_value(rows: pl.DataFrame) -> float:
+    """Σ quantity × unit price of order lines, over those whose two values read as numbers."""
+    if "quantity" not in rows.columns or "unit_price" not in rows.columns:
+        return 0.0
+    q, p = rows.get_column("quantity"), rows.get_column("unit_price")
+    q = q if q.dtype.is_numeric() else to_floats(q)
+    p = p if p.dtype.is_numeric() else to_floats(p)
+    return float((q.cast(pl.Float64) * p.cast(pl.Float64)).fill_nan(None).sum() or 0.0)
 
 
 def _coerce(col: pl.Series, dtype: pl.DataType, *, is_id: bool) -> tuple[pl.Series, str | None]:
@@ -225,7 +251,7 @@ def _blank(s: pl.Series) -> pl.Series:
     return s.is_null()
 
 
-def _validate_table(raw: RawTable) -> tuple[pl.DataFrame, TableReport, pl.DataFrame]:
+def _validate_table(raw: RawTable, charge_codes: tuple[str, ...] = ()) -> tuple[pl.DataFrame, TableReport, pl.DataFrame]:
     spec = TABLES[raw.name]
     df = raw.frame
     if LINE_COLUMN not in df.columns:
@@ -298,14 +324,28 @@ def _validate_table(raw: RawTable) -> tuple[pl.DataFrame, TableReport, pl.DataFr
         work = rj.reject(work, r.is_not_null() & ((r < 1) | (r > 5)), column="rating", values=work.get_column("__raw_rating"),
                          reason="rating outside 1–5")
     if spec.name == "order_items":
-        work = rj.reject(work, work.get_column("quantity") <= 0, column="quantity", values=work.get_column("__raw_quantity"),
-                         reason="quantity not positive (record returns as order status 'returned')")
-        work = rj.reject(work, work.get_column("quantity") > MAX_AMOUNT, column="quantity",
+        # quantities ≤ 0 and negative prices are adjustments (kept, never sales): only sizes
+        # that cannot be real are rejected
+        work = rj.reject(work, work.get_column("quantity").abs() > MAX_AMOUNT, column="quantity",
                          values=work.get_column("__raw_quantity"), reason=_too_large("quantity"))
-        work = rj.reject(work, work.get_column("unit_price") < 0, column="unit_price",
-                         values=work.get_column("__raw_unit_price"), reason="negative unit_price")
-        work = rj.reject(work, work.get_column("unit_price") > MAX_AMOUNT, column="unit_price",
+        work = rj.reject(work, work.get_column("unit_price").abs() > MAX_AMOUNT, column="unit_price",
                          values=work.get_column("__raw_unit_price"), reason=_too_large("unit_price"))
+        if "kind" in present:
+            given = work.get_column("kind")
+            mapped = _vocabulary(given, _KIND_SYNONYMS)
+            work = rj.reject(work, mapped.is_null() & given.is_not_null(), column="kind", values=given,
+                             reason=f"kind not one of {', '.join(LINE_KINDS)}")
+            work = work.with_columns(_vocabulary(work.get_column("kind"), _KIND_SYNONYMS).alias("kind"))
+        else:
+            work = work.with_columns(pl.lit(None, dtype=pl.String).alias("kind"))
+            present.append("kind")
+        if "product_id" not in present:
+            work = work.with_columns(pl.lit(None, dtype=pl.String).alias("product_id"))
+            present.append("product_id")
+        work = work.with_columns(
+            pl.when(pl.col("kind").is_null())
+            .then(pl.when(is_charge(pl.col("product_id"), charge_codes)).then(pl.lit("charge")).otherwise(pl.lit("product")))
+            .otherwise(pl.col("kind")).alias("kind"))
     if spec.name == "products" and "price" in present:
         work = rj.reject(work, work.get_column("price") < 0, column="price", values=work.get_column("__raw_price"),
                          reason="negative price")
@@ -325,6 +365,7 @@ def _validate_table(raw: RawTable) -> tuple[pl.DataFrame, TableReport, pl.DataFr
     )
     report.rows_kept = out.height
     report.rejected = rj.counts
+    report.rejected_value = rj.values
     return out, report, rj.rejects()
 
 
@@ -335,7 +376,7 @@ def _examples(rejects: pl.DataFrame) -> list[dict[str, object]]:
     return firsts.select("origin", "line", "column", "value", "reason").to_dicts()
 
 
-def validate(raw: RawSource, *, consume: bool = False) -> Validated:
+def validate(raw: RawSource, *, consume: bool = False, charge_codes: tuple[str, ...] = ()) -> Validated:
     """Coerce a raw source to the canonical tables and report every rejection.
 
     Args:
@@ -343,6 +384,8 @@ def validate(raw: RawSource, *, consume: bool = False) -> Validated:
         consume: Take each table out of ``raw.tables`` as it is validated, so that the raw
             columns the validator replaced (timestamps read from text, say) are let go before
             the next table is validated rather than after all of them (0.8 GB of 16 M events).
+        charge_codes: Product ids that are charges besides :data:`.purchases.CHARGE_CODES`
+            (the settings' ``charge_codes``), for order lines without a kind.
 
     Returns:
         All six canonical tables (absent ones empty), the set present in the source, the
@@ -371,7 +414,7 @@ def validate(raw: RawSource, *, consume: bool = False) -> Validated:
         reject_frames.append(capped.select(list(REJECT_SCHEMA)).cast(REJECT_SCHEMA))
     for name in TABLES:
         if name in raw.tables:
-            df, rep, rej = _validate_table(raw.tables.pop(name) if consume else raw.tables[name])
+            df, rep, rej = _validate_table(raw.tables.pop(name) if consume else raw.tables[name], charge_codes)
             frames[name] = df
             report.tables[name] = rep
             reject_frames.append(rej)
@@ -385,6 +428,9 @@ def validate(raw: RawSource, *, consume: bool = False) -> Validated:
             rep.rows_read += sub.height
             for reason, n in sub.group_by("reason", maintain_order=True).len().iter_rows():
                 rep.rejected[reason] = rep.rejected.get(reason, 0) + n
+            if "amount" in sub.columns:  # a loader's rejected lines with their q × p, where readable
+                for reason, value in sub.group_by("reason").agg(pl.col("amount").sum()).iter_rows():
+                    rep.rejected_value[reason] = rep.rejected_value.get(reason, 0.0) + float(value or 0.0)
     present = set(frames)
     if "orders" not in frames and "events" not in frames and "reviews" not in frames:
         raise ShopperError(
@@ -427,6 +473,7 @@ def _check_references(frames: dict[str, pl.DataFrame], report: ValidationReport,
         for reason, n in rj.counts.items():
             rep = report.tables["order_items"]
             rep.rejected[reason] = rep.rejected.get(reason, 0) + n
+            rep.rejected_value[reason] = rep.rejected_value.get(reason, 0.0) + rj.values.get(reason, 0.0)
         reject_frames.append(rj.rejects())
     # customers referenced by orders / events / reviews but absent: add bare rows
     refs = [frames[t].get_column("customer_id") for t in ("orders", "events", "reviews") if t in frames]
@@ -448,7 +495,9 @@ def _check_references(frames: dict[str, pl.DataFrame], report: ValidationReport,
             base = frames.get("customers")
             frames["customers"] = add if base is None else pl.concat([base.select(cols), add])
     # products referenced but absent from the catalogue: add bare rows with category '(unknown)'
-    prefs = [frames[t].get_column("product_id") for t in ("order_items", "events", "reviews") if t in frames]
+    # charge lines (postage, fees) name no product: they never become catalogue rows
+    prefs = [(frames[t].filter(pl.col("kind") == "product") if t == "order_items" else frames[t]).get_column("product_id")
+             for t in ("order_items", "events", "reviews") if t in frames]
     if prefs:
         referenced = _distinct(prefs)
         if "products" in frames:

@@ -5,7 +5,8 @@ beside the old one (``<name>.importing-<pid>.duckdb``), checkpoints and closes i
 then renames it over ``<name>.duckdb``. A failed, cancelled or killed import leaves the
 previous workspace untouched; its half-written file is removed (or swept at the next import).
 
-Tables inside: the six canonical tables, ``_meta`` (key/value: source, kind, fingerprint,
+Tables inside: the six canonical tables, the purchase views of :mod:`.purchases`
+(``sold_lines``, ``item_lines``, ``purchases``: the one definition of a purchase), ``_meta`` (key/value: source, kind, fingerprint,
 imported_at, cache_version, report), ``_rejects`` (rejected rows, capped per table) and any
 extras a source brings (the sample's planted ``truth_*`` tables).
 """
@@ -26,6 +27,7 @@ import duckdb
 import polars as pl
 
 from .errors import REPLACE_REFUSED, ShopperError, SourceUnavailable
+from .purchases import create_views
 from .schema import TABLE_NAMES
 from .sources import ProgressFn, default_name, load_source, mask_uri, source_fingerprint, source_kind
 from .validate import ValidationReport, validate
@@ -55,7 +57,7 @@ def _damaged(exc: duckdb.Error) -> bool:
 
 
 #: Bump when the workspace layout or validation rules change: older files are re-imported.
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: guest orders, charges and adjustments kept; purchase views
 _SUFFIX = ".duckdb"
 _WRITE_ROWS = 1_000_000  #: rows handed to DuckDB at a time on import
 
@@ -348,6 +350,7 @@ def import_source(
     force: bool = False,
     progress: ProgressFn | None = None,
     collections: dict[str, str] | None = None,
+    charge_codes: tuple[str, ...] = (),
     _before_swap: Callable[[Path], None] | None = None,
 ) -> ImportResult:
     """Import a source into its workspace, atomically.
@@ -362,6 +365,8 @@ def import_source(
         force: Re-import even if the workspace is current.
         progress: ``progress(step, fraction)``; may raise :class:`Cancelled`.
         collections: MongoDB collection-name overrides.
+        charge_codes: Product ids that are charges besides the built-in list (settings); part
+            of the fingerprint, so changing them imports again.
 
     Raises:
         ShopperError: The source cannot be read or fails validation fatally. The previous
@@ -397,6 +402,8 @@ def import_source(
     report_progress("checking source", None)
     try:
         fingerprint = source_fingerprint(spec, collections=collections)
+        if charge_codes:
+            fingerprint += ":charges=" + ",".join(sorted(charge_codes))
     except SourceUnavailable as unreachable:  # a server down: the stored copy still opens
         if force:
             raise
@@ -409,9 +416,9 @@ def import_source(
         except ShopperError as exc:  # damaged although its _meta reads: build it again from the source
             damaged = exc.message
     _sweep_stale(path.parent, name)
-    raw = load_source(spec, progress=report_progress, collections=collections)
+    raw = load_source(spec, progress=report_progress, collections=collections, charge_codes=tuple(charge_codes))
     report_progress("validating", None)
-    checked = validate(raw, consume=True)  # the validated frames are what is written: each raw table goes once read
+    checked = validate(raw, consume=True, charge_codes=tuple(charge_codes))  # the validated frames are what is written: each raw table goes once read
     if damaged:
         checked.report.notes.append(f"the previous workspace could not be read ({damaged}); imported again")
     tmp = path.with_name(f"{name}.importing-{os.getpid()}{_SUFFIX}")
@@ -435,6 +442,7 @@ def import_source(
             con.register("_frame", _arrow(checked.rejects))
             con.execute('CREATE TABLE "_rejects" AS SELECT * FROM _frame')
             con.unregister("_frame")
+            create_views(con)
             meta = {
                 "source": _source_text(spec),
                 "kind": kind,

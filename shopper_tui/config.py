@@ -90,6 +90,9 @@ class Settings:
         aspects: Extra review aspects, name → keywords (``[aspects]`` in the settings file).
         watch: Watch mode: poll the source (MongoDB or folder) for new rows (``--watch``).
         watch_interval: Seconds between polls in watch mode (``--interval 30s``).
+        charge_codes: Product / stock codes that are charges (postage, fees, discounts) on top
+            of the built-in list (``charge_codes = ["SHIP", "GIFTWRAP"]``;
+            ``SHOPPER_TUI_CHARGE_CODES="SHIP,GIFTWRAP"``). Charges count in revenue, never as items.
         funnels_file: Where funnels saved from the Funnels screen go: ``funnels.toml`` beside
             the settings file (read after it; a saved funnel wins over one of the same name).
     """
@@ -110,6 +113,7 @@ class Settings:
     aspects: dict[str, list[str]] = field(default_factory=dict)
     watch: bool = False
     watch_interval: float = 30.0
+    charge_codes: tuple[str, ...] = ()
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: object) -> Settings:
@@ -175,6 +179,9 @@ def _coerce(name: str, raw: object) -> object:
         return raw if isinstance(raw, bool) else str(raw).strip().lower() in ("1", "true", "yes", "on")
     if name == "funnels":
         return _parse_funnels(raw)
+    if name == "charge_codes":
+        listed = raw if isinstance(raw, list) else str(raw).split(",")
+        return tuple(dict.fromkeys(str(c).strip().upper() for c in listed if str(c).strip()))
     if name == "collections":
         return {str(k): str(v) for k, v in raw.items()} if isinstance(raw, dict) else _parse_collections(str(raw))
     return str(raw)

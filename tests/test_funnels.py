@@ -13,6 +13,7 @@ import pytest
 
 from shopper_tui.analytics.errors import ShopperError
 from shopper_tui.analytics.funnels import MODES, dropped_examples, funnel, parse_window
+from shopper_tui.analytics.purchases import create_views
 from shopper_tui.analytics.schema import TABLES, empty_frame
 from shopper_tui.analytics.workspace import Workspace, open_workspace
 
@@ -27,7 +28,8 @@ def make_workspace(path: Path, tables: dict[str, pl.DataFrame], extras: dict[str
         for name, spec in TABLES.items():
             frame = tables.get(name)
             frame = empty_frame(name) if frame is None else frame.select(
-                (pl.col(c) if c in frame.columns else pl.lit(None)).cast(t).alias(c) for c, t in spec.schema.items())
+                (pl.col(c) if c in frame.columns else pl.lit("product" if c == "kind" else None)).cast(t).alias(c)
+                for c, t in spec.schema.items())
             for table, data in [(name, frame)]:
                 con.register("_f", data.to_arrow())
                 con.execute(f'CREATE TABLE "{table}" AS SELECT * FROM _f')
@@ -39,6 +41,7 @@ def make_workspace(path: Path, tables: dict[str, pl.DataFrame], extras: dict[str
         con.execute("CREATE TABLE _rejects (\"table\" VARCHAR, line BIGINT, reason VARCHAR)")
         con.execute("CREATE TABLE _meta (key VARCHAR PRIMARY KEY, value VARCHAR)")
         con.execute("INSERT INTO _meta VALUES ('complete', '1'), ('cache_version', '1'), ('source', 'test')")
+        create_views(con)
     finally:
         con.close()
     return open_workspace(path)

@@ -150,23 +150,43 @@ def test_unparseable_ts_counted_with_line(tmp_path: Path) -> None:
     assert any("orders.csv line 3, column 'ts': '31/02/2011'" in line for line in checked.report.lines())
 
 
-def test_unparseable_numbers_and_negative_quantities(tmp_path: Path) -> None:
+def test_unparseable_numbers_rejected_and_adjustments_kept(tmp_path: Path) -> None:
+    """Only a value that cannot be read is rejected; a quantity ≤ 0 or a negative price is an
+    adjustment (kept, never a sale: see analytics/purchases.py), and its rejected twin's value
+    is still counted for the reconciliation."""
     folder = _folder(tmp_path, {
         "orders.csv": ORDERS + "o1,c1,2024-01-01,completed\n",
-        "order_items.csv": ITEMS + "o1,p1,2,3.5\no1,p2,-1,3.5\no1,p3,two,3.5\no1,p4,1,-2\no1,p5,1,\"2,55\"\no1,p6,0,1\n",
+        "order_items.csv": ITEMS + "o1,p1,2,3.5\no1,p2,-1,3.5\no1,p3,two,3.5\no1,p4,1,-2\no1,p5,1,\"2,55\"\no1,p6,0,1\n"
+                           "o1,POST,1,4.95\n",
     })
     checked = _check(folder)
     rep = checked.report.tables["order_items"]
-    assert rep.rejected == {
-        "unparseable quantity": 1,
-        "quantity not positive (record returns as order status 'returned')": 2,
-        "negative unit_price": 1,
-    }
+    assert rep.rejected == {"unparseable quantity": 1}
+    assert rep.rejected_value == {"unparseable quantity": 0.0}  # no quantity: no value
     rej = checked.rejects.filter(pl.col("table") == "order_items").sort("line")
-    assert rej.select("line", "column", "value").rows() == [
-        (3, "quantity", "-1"), (4, "quantity", "two"), (5, "unit_price", "-2"), (7, "quantity", "0")]
+    assert rej.select("line", "column", "value").rows() == [(4, "quantity", "two")]
     items = checked.tables["order_items"].sort("product_id")
-    assert items.get_column("unit_price").to_list() == [3.5, 2.55]  # decimal comma read
+    assert items.select("product_id", "quantity", "unit_price", "kind").rows() == [
+        ("POST", 1, 4.95, "charge"),  # a charge code without a kind column: a charge
+        ("p1", 2, 3.5, "product"), ("p2", -1, 3.5, "product"), ("p4", 1, -2.0, "product"),
+        ("p5", 1, 2.55, "product"),  # decimal comma read
+        ("p6", 0, 1.0, "product"),
+    ]
+    assert "POST" not in checked.tables["products"].get_column("product_id").to_list()  # a charge is no product
+
+
+def test_line_kinds_mapped_and_unknown_kind_rejected(tmp_path: Path) -> None:
+    folder = _folder(tmp_path, {
+        "orders.csv": ORDERS + "o1,c1,2024-01-01,completed\n",
+        "order_items.csv": "order_id,product_id,quantity,unit_price,kind\n"
+                           "o1,p1,1,5,Product\no1,SHIP,1,3.5,shipping\no1,p2,2,2,\no1,FEE,1,1,teleport\n",
+    })
+    checked = _check(folder)
+    items = checked.tables["order_items"].sort("product_id")
+    assert items.select("product_id", "kind").rows() == [("SHIP", "charge"), ("p1", "product"), ("p2", "product")]
+    rep = checked.report.tables["order_items"]
+    assert rep.rejected == {"kind not one of product, charge": 1}
+    assert rep.rejected_value == {"kind not one of product, charge": 1.0}
 
 
 def test_absurd_amounts_are_rejected_with_their_line(tmp_path: Path) -> None:
@@ -208,14 +228,19 @@ def test_duplicate_ids_keep_the_first(tmp_path: Path) -> None:
 
 def test_missing_required_values_and_unknown_status(tmp_path: Path) -> None:
     folder = _folder(tmp_path, {
-        "orders.csv": ORDERS + "o1,,2024-01-01,completed\no2,c2,2024-01-01,lost\no3,c3,2024-01-01,Refunded\n",
-        "order_items.csv": ITEMS + "o3,p1,1,1\no9,p1,1,1\n",
+        "orders.csv": ORDERS + "o1,,2024-01-01,completed\no2,c2,2024-01-01,lost\no3,c3,2024-01-01,Refunded\n"
+                      "o4,c4,,completed\n",
+        "order_items.csv": ITEMS + "o3,p1,1,1\no9,p1,2,1.5\n",
     })
     checked = _check(folder)
+    # o1 has no customer: a guest order, kept
     assert checked.report.tables["orders"].rejected == {
-        "missing customer_id": 1, "status not one of completed, cancelled, returned": 1}
-    assert checked.tables["orders"].get_column("status").to_list() == ["returned"]
+        "missing ts": 1, "status not one of completed, cancelled, returned": 1}
+    orders = checked.tables["orders"].sort("order_id")
+    assert orders.select("order_id", "customer_id", "status").rows() == [
+        ("o1", None, "completed"), ("o3", "c3", "returned")]
     assert checked.report.tables["order_items"].rejected == {"order_id not in orders": 1}
+    assert checked.report.tables["order_items"].rejected_value == {"order_id not in orders": 3.0}
 
 
 def test_canonical_values_are_kept_as_they_are_and_others_mapped() -> None:

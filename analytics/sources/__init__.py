@@ -167,6 +167,7 @@ def load_source(
     *,
     progress: ProgressFn | None = None,
     collections: dict[str, str] | None = None,
+    charge_codes: tuple[str, ...] = (),
 ) -> RawSource:
     """Read a source into raw frames.
 
@@ -175,6 +176,8 @@ def load_source(
         progress: Called with (step, fraction) as reading advances.
         collections: MongoDB only: canonical role → collection name overrides
             (users, products, transactions, sessions, reviews).
+        charge_codes: Stock codes that are charges besides the built-in list (a retail file
+            keeps them out of its catalogue; the validator marks such lines of any source).
 
     Raises:
         ShopperError: The source cannot be read (not found, unreadable, unreachable).
@@ -195,7 +198,7 @@ def load_source(
     if kind == "retail":
         from .retail import load_retail_file
 
-        return load_retail_file(Path(str(spec)).expanduser(), progress=progress)
+        return load_retail_file(Path(str(spec)).expanduser(), progress=progress, charge_codes=charge_codes)
     from .mongo import load_mongo
 
     return load_mongo(str(spec), progress=progress, collections=collections)
