@@ -6,6 +6,11 @@ as is: the first 242 rows, guest invoice 536414 and 13 lines of guest invoice 53
 ``tests/data/online_retail_ii_excerpt.csv``: header + 241 rows of UCI Online Retail II (new headers)
 from the public workbook, written the way the Kaggle CSV export writes them (ISO dates,
 float customer ids such as ``12417.0``).
+
+What the loader makes of each line is checked against the purchase rules of
+``analytics/purchases.py``, worked out independently here with plain Polars on the file:
+every line is kept (guest lines as orders without a customer, charges as ``kind = 'charge'``,
+a cancellation's negative quantities as they are), and only unreadable lines are rejected.
 """
 
 from __future__ import annotations
@@ -22,12 +27,13 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from shopper_tui.analytics.errors import ShopperError
+from shopper_tui.analytics.purchases import guest_share, reconcile
+from shopper_tui.analytics.rfm import rfm_lifetimes
 from shopper_tui.analytics.schema import LINE_COLUMN
 from shopper_tui.analytics.sources import load_source
 from shopper_tui.analytics.sources.files import load_folder, read_delimited
 from shopper_tui.analytics.sources.retail import (
-    REASON_GUEST,
-    REASON_NON_PRODUCT,
+    CHARGE_CODES,
     REASON_REPEATED,
     category_expr,
     load_retail_file,
@@ -38,7 +44,9 @@ from shopper_tui.analytics.workspace import import_source, open_workspace
 DATA = Path(__file__).parent / "data"
 OLD = DATA / "online_retail_excerpt.csv"
 NEW = DATA / "online_retail_ii_excerpt.csv"
-NON_PRODUCT = ["POST", "DOT", "M", "D", "C2", "C3", "CRUK", "BANK CHARGES", "AMAZONFEE", "PADS", "B", "S"]
+#: The charge codes of the purchase rules, written out here rather than imported, so the
+#: tests check the engine's list instead of repeating it.
+CHARGES = ["POST", "DOT", "M", "D", "C2", "CRUK", "BANK CHARGES", "AMAZONFEE", "PADS", "B", "S", "ADJUST"]
 
 
 def _quiet(step: str, fraction: float | None = None) -> None:
@@ -54,6 +62,40 @@ def _old_excerpt() -> pl.DataFrame:
     """The excerpt read with plain Polars: every column text, cp1252 decoded by Python."""
     text = OLD.read_bytes().decode("cp1252")
     return pl.read_csv(io.StringIO(text), infer_schema=False).with_row_index("line", offset=2)
+
+
+def _kept_lines(raw, checked) -> pl.DataFrame:
+    """The loader's order lines (with their line numbers), checked to be exactly the lines the
+    validator kept: the validated table has no line numbers."""
+    lines = raw.tables["order_items"].frame.sort(LINE_COLUMN)
+    assert_frame_equal(lines.drop(LINE_COLUMN), checked.tables["order_items"])
+    return lines
+
+
+def _new_excerpt() -> pl.DataFrame:
+    """The Online Retail II excerpt read with plain Polars, every column text."""
+    return pl.read_csv(NEW, infer_schema=False).with_row_index("line", offset=2)
+
+
+def _by_hand(plain: pl.DataFrame, invoice: str = "InvoiceNo", price: str = "UnitPrice",
+             customer: str = "CustomerID") -> pl.DataFrame:
+    """Each line of an excerpt with what the purchase rules make of it, worked out by hand:
+    ``what`` is the reconciliation kind (C invoice → cancelled; quantity ≤ 0 or negative price
+    → adjustment; upper-cased stock code in :data:`CHARGES` → charge; else product)."""
+    out = plain.select(
+        pl.col("line").cast(pl.Int64),
+        pl.col(invoice).alias("invoice"),
+        pl.col("StockCode").str.to_uppercase().alias("code"),
+        pl.col(customer).alias("customer"),
+        pl.col("Quantity").cast(pl.Int64).alias("q"),
+        pl.col(price).cast(pl.Float64).alias("p"),
+    ).with_columns(v=pl.col("q") * pl.col("p"))
+    return out.with_columns(
+        what=pl.when(pl.col("invoice").str.starts_with("C")).then(pl.lit("cancelled"))
+        .when((pl.col("q") <= 0) | (pl.col("p") < 0)).then(pl.lit("adjustments"))
+        .when(pl.col("code").is_in(CHARGES)).then(pl.lit("sold charge lines"))
+        .otherwise(pl.lit("sold product lines"))
+    )
 
 
 # -- folder of canonical tables -----------------------------------------------------------
@@ -281,57 +323,87 @@ def test_retail_excerpt_reads_cp1252_and_us_dates(old_raw) -> None:
     assert first.get_column("customer_id").item() == "17850"
 
 
-def test_retail_guest_lines_rejected_with_line_numbers(old_raw) -> None:
-    rej = old_raw.loader_rejects
-    guests = rej.filter(pl.col("reason") == REASON_GUEST)
+def test_retail_guest_lines_kept_as_guest_orders(old_raw) -> None:
     plain = _old_excerpt()
-    expected = plain.filter(pl.col("CustomerID").is_null()).get_column("line").cast(pl.Int64).to_list()
+    guest_lines = plain.filter(pl.col("CustomerID").is_null())
+    expected = guest_lines.get_column("line").cast(pl.Int64).to_list()
     assert len(expected) == 14  # 536414 (1 line) + 13 lines of 539492
-    assert guests.get_column("line").to_list() == expected
-    assert set(guests.get_column("column").to_list()) == {"CustomerID"}
-    report = validate(old_raw).report.tables["order_items"]
-    assert report.rejected[REASON_GUEST] == 14
-    assert report.rows_read == plain.height == 256
-
-
-def test_retail_non_product_lines_rejected(old_raw) -> None:
-    plain = _old_excerpt()
-    expected = plain.filter(pl.col("CustomerID").is_not_null() & pl.col("StockCode").is_in(NON_PRODUCT))
-    rej = old_raw.loader_rejects.filter(pl.col("reason") == REASON_NON_PRODUCT)
-    assert rej.get_column("value").to_list() == expected.get_column("StockCode").to_list()
-    assert rej.select("line", "value").rows() == [(47, "POST"), (143, "D")]  # postage; C536379's discount
-    assert "POST" not in validate(old_raw).tables["products"].get_column("product_id").to_list()
-
-
-def test_retail_cancellations_kept_with_their_items(old_raw) -> None:
+    assert old_raw.loader_rejects.height == 0  # nothing in the excerpt is unreadable
     checked = validate(old_raw)
-    orders, items = checked.tables["orders"], checked.tables["order_items"]
+    report = checked.report.tables["order_items"]
+    assert report.rows_read == report.rows_kept == plain.height == 256 and report.rejected == {}
+    orders = checked.tables["orders"]
+    guests = orders.filter(pl.col("customer_id").is_null())
+    assert sorted(guests.get_column("order_id").to_list()) == ["536414", "539492"]
+    assert guests.get_column("status").to_list() == ["completed", "completed"]
+    # exactly the file's guest lines (same line numbers, quantities and prices) are the items of those orders
+    items = _kept_lines(old_raw, checked)
+    got = items.filter(pl.col("order_id").is_in(guests.get_column("order_id").implode())).sort(LINE_COLUMN)
+    assert got.get_column(LINE_COLUMN).to_list() == expected
+    assert got.get_column("quantity").to_list() == guest_lines.get_column("Quantity").cast(pl.Int64).to_list()
+    assert got.get_column("unit_price").to_list() == guest_lines.get_column("UnitPrice").cast(pl.Float64).to_list()
+    # guests are no customers
+    assert checked.tables["customers"].get_column("customer_id").null_count() == 0
+    assert checked.tables["customers"].height == plain.get_column("CustomerID").drop_nulls().n_unique() == 18
+
+
+def test_retail_charge_lines_kept_as_charges_not_products(old_raw) -> None:
+    assert sorted(CHARGE_CODES) == sorted(CHARGES)
+    plain = _old_excerpt()
+    charge_lines = plain.filter(pl.col("StockCode").str.to_uppercase().is_in(CHARGES))
+    assert charge_lines.select("line", "InvoiceNo", "StockCode").rows() == [
+        (47, "536370", "POST"), (143, "C536379", "D")]  # postage; C536379's discount
+    checked = validate(old_raw)
+    items = _kept_lines(old_raw, checked)
+    assert items.height == plain.height  # every line is an order line, charges included
+    charges = items.filter(pl.col("kind") == "charge").sort(LINE_COLUMN)
+    assert charges.select(LINE_COLUMN, "order_id", "product_id", "quantity", "unit_price").rows() == [
+        (47, "536370", "POST", 3, 18.0), (143, "C536379", "D", -1, 27.5)]
+    assert items.filter(pl.col("kind") == "product").height == plain.height - charge_lines.height
+    assert set(items.get_column("kind")) == {"product", "charge"}
+    products = checked.tables["products"].get_column("product_id").to_list()
+    assert "POST" not in products and "D" not in products
+    # the catalogue is every other stock code (upper-cased), guest and cancelled lines included
+    expected = plain.filter(~pl.col("StockCode").str.to_uppercase().is_in(CHARGES)).get_column("StockCode").str.to_uppercase()
+    assert sorted(products) == sorted(expected.unique().to_list()) and len(products) == 196
+
+
+def test_retail_cancellations_keep_their_negative_quantities(old_raw) -> None:
+    plain = _old_excerpt()
+    c_lines = plain.filter(pl.col("InvoiceNo").str.starts_with("C"))
+    checked = validate(old_raw)
+    orders, items = checked.tables["orders"], _kept_lines(old_raw, checked)
     cancelled = orders.filter(pl.col("status") == "cancelled").get_column("order_id").sort().to_list()
-    assert cancelled == ["C536383", "C536391"]  # C536379 only held the 'D' discount line
+    assert cancelled == c_lines.get_column("InvoiceNo").unique().sort().to_list() == ["C536379", "C536383", "C536391"]
+    got = items.filter(pl.col("order_id").is_in(cancelled)).sort(LINE_COLUMN)
+    assert got.select(LINE_COLUMN, "quantity", "unit_price").rows() == c_lines.select(
+        pl.col("line").cast(pl.Int64), pl.col("Quantity").cast(pl.Int64), pl.col("UnitPrice").cast(pl.Float64)).rows()
     c391 = items.filter(pl.col("order_id") == "C536391")
     assert c391.height == 7
-    assert c391.get_column("quantity").sum() == 12 + 24 + 24 + 24 + 12 + 12 + 24
-    assert (c391.get_column("quantity") > 0).all()
+    assert c391.get_column("quantity").sum() == -(12 + 24 + 24 + 24 + 12 + 12 + 24)
+    assert (c391.get_column("quantity") < 0).all()
+    # C536379 holds only a discount line (a charge): it is an order of its own all the same
+    assert orders.filter(pl.col("order_id") == "C536379").select("customer_id", "status").rows() == [
+        ("14527", "cancelled")]
 
 
 def test_retail_completed_revenue_matches_hand_computation(old_raw) -> None:
     plain = _old_excerpt().with_columns(pl.col("Quantity").cast(pl.Int64), pl.col("UnitPrice").cast(pl.Float64))
+    # Σ q × p over the non-C invoices' lines with q > 0 and p ≥ 0: guests and charges included
     by_hand = plain.filter(
-        pl.col("CustomerID").is_not_null()
-        & ~pl.col("InvoiceNo").str.starts_with("C")
-        & ~pl.col("StockCode").is_in(NON_PRODUCT)
-        & (pl.col("Quantity") > 0)
+        ~pl.col("InvoiceNo").str.starts_with("C") & (pl.col("Quantity") > 0) & (pl.col("UnitPrice") >= 0)
     ).select((pl.col("Quantity") * pl.col("UnitPrice")).sum()).item()
     checked = validate(old_raw)
     ours = (
         checked.tables["order_items"].join(checked.tables["orders"], on="order_id")
-        .filter(pl.col("status") == "completed")
+        .filter((pl.col("status") == "completed") & (pl.col("quantity") > 0) & (pl.col("unit_price") >= 0))
         .select((pl.col("quantity") * pl.col("unit_price")).sum()).item()
     )
     assert ours == pytest.approx(by_hand)
-    assert by_hand == pytest.approx(10870.19, abs=0.005)
-    n_invoices = plain.filter(pl.col("CustomerID").is_not_null()).get_column("InvoiceNo").n_unique()
-    assert checked.tables["orders"].height == n_invoices - 1  # C536379 had only a non-product line
+    # 10870.19 of products bought by customers (the old figure) + 54.00 postage + 70.78 of guest orders
+    assert by_hand == pytest.approx(10870.19 + 54.0 + 70.78, abs=0.005)
+    assert by_hand == pytest.approx(10994.97, abs=0.005)
+    assert checked.tables["orders"].height == plain.get_column("InvoiceNo").n_unique() == 29
 
 
 def test_retail_products_named_by_most_frequent_description(tmp_path: Path) -> None:
@@ -375,10 +447,15 @@ def test_both_header_styles_give_identical_tables(tmp_path: Path, old_raw) -> No
     old_checked, new_checked = validate(old_raw), validate(new_raw)
     for table in ("customers", "products", "orders", "order_items"):
         assert_frame_equal(old_checked.tables[table], new_checked.tables[table])
-    old_rej = old_raw.loader_rejects.select("line", "reason")
-    assert_frame_equal(old_rej, new_raw.loader_rejects.select("line", "reason"))
-    # the rejects name each file's own header
-    assert set(new_raw.loader_rejects.filter(pl.col("reason") == REASON_GUEST).get_column("column")) == {"Customer ID"}
+    assert old_raw.loader_rejects.height == new_raw.loader_rejects.height == 0
+    # the rejects name each file's own header: one unreadable price appended to both files
+    bad = "536999,22423,REGENCY CAKESTAND 3 TIER,2,12/2/2010 10:00,abc,17850,United Kingdom\r\n"
+    old_bad = tmp_path / "old_bad.csv"
+    old_bad.write_bytes(OLD.read_bytes() + bad.encode("cp1252"))
+    rejects = [load_retail_file(f, progress=_quiet).loader_rejects.select("line", "column", "value", "reason").rows()
+               for f in (old_bad, _as_new_style(old_bad, tmp_path / "new_bad.csv"))]
+    assert rejects == [[(258, "UnitPrice", "abc", "unparseable unit price")],
+                       [(258, "Price", "abc", "unparseable unit price")]]
 
 
 def test_online_retail_ii_excerpt(tmp_path: Path) -> None:
@@ -388,15 +465,29 @@ def test_online_retail_ii_excerpt(tmp_path: Path) -> None:
     checked = validate(raw)
     ids = checked.tables["customers"].get_column("customer_id")
     assert ids.str.contains(r"^\d{5}$").all() and "12417" in ids.to_list()
-    plain = pl.read_csv(NEW, infer_schema=False)
-    assert validate(raw).report.tables["order_items"].rows_read == plain.height
-    guests = plain.with_row_index("line", offset=2).filter(pl.col("Customer ID").is_null())
-    rej = raw.loader_rejects.filter(pl.col("reason") == REASON_GUEST)
-    assert rej.get_column("line").to_list() == guests.get_column("line").cast(pl.Int64).to_list()
-    c_invoices = plain.filter(pl.col("Invoice").str.starts_with("C") & pl.col("Customer ID").is_not_null()
-                              & ~pl.col("StockCode").is_in(NON_PRODUCT)).get_column("Invoice").unique().sort()
-    orders = checked.tables["orders"]
-    assert orders.filter(pl.col("status") == "cancelled").get_column("order_id").sort().to_list() == c_invoices.to_list()
+    plain = _new_excerpt()
+    report = checked.report.tables["order_items"]
+    assert report.rows_read == report.rows_kept == plain.height == 241 and raw.loader_rejects.height == 0
+    orders, items = checked.tables["orders"], _kept_lines(raw, checked)
+    assert orders.height == plain.get_column("Invoice").n_unique() == 17
+    # guest lines: the items of orders without a customer, line for line
+    guests = plain.filter(pl.col("Customer ID").is_null())
+    guest_orders = orders.filter(pl.col("customer_id").is_null()).get_column("order_id")
+    assert guest_orders.to_list() == guests.get_column("Invoice").unique().to_list() == ["504096"]
+    assert (items.filter(pl.col("order_id").is_in(guest_orders.implode())).get_column(LINE_COLUMN).sort().to_list()
+            == guests.get_column("line").cast(pl.Int64).to_list())
+    # every C invoice is cancelled, C497951 (a manual 'M' line only) too, its quantities as in the file
+    c_lines = plain.filter(pl.col("Invoice").str.starts_with("C"))
+    assert (orders.filter(pl.col("status") == "cancelled").get_column("order_id").sort().to_list()
+            == c_lines.get_column("Invoice").unique().sort().to_list() == ["C494271", "C497951", "C504330"])
+    assert (items.filter(pl.col("order_id").str.starts_with("C")).sort(LINE_COLUMN).get_column("quantity").to_list()
+            == c_lines.get_column("Quantity").cast(pl.Int64).to_list() == [-1, -1, -1])
+    # charges: the postage and manual lines, by the upper-cased stock code
+    charge_lines = plain.filter(pl.col("StockCode").str.to_uppercase().is_in(CHARGES))
+    assert (items.filter(pl.col("kind") == "charge").get_column(LINE_COLUMN).sort().to_list()
+            == charge_lines.get_column("line").cast(pl.Int64).to_list())
+    assert charge_lines.height == 12
+    assert not set(checked.tables["products"].get_column("product_id")) & {"POST", "M"}
 
 
 @pytest.mark.parametrize(
@@ -417,26 +508,87 @@ def test_retail_dates_detected_per_file(tmp_path: Path, written: str, family: st
     assert checked.tables["orders"].get_column("customer_id").to_list() == ["42"]
 
 
-def test_retail_returns_and_negative_lines(tmp_path: Path) -> None:
+def test_retail_negative_lines_are_adjustments_not_returns(tmp_path: Path) -> None:
     f = _write(tmp_path / "sales.csv",
                "Invoice,StockCode,Description,Quantity,InvoiceDate,Price,Customer ID,Country\n"
-               "500,A1,RED MUG,-2,2011-01-01 10:00,3.0,1,UK\n"      # all negative: returned
-               "500,B2,BLUE MUG,-1,2011-01-01 10:00,3.0,1,UK\n"
-               "501,A1,RED MUG,5,2011-01-02 10:00,3.0,2,UK\n"       # completed
-               "501,B2,BLUE MUG,-1,2011-01-02 10:00,3.0,2,UK\n"     # negative line in a sale: rejected
-               "501,G7,GREEN MUG,0,2011-01-02 10:00,3.0,2,UK\n"     # zero: rejected
+               "500,A1,RED MUG,-2,2011-01-01 10:00,3.0,1,UK\n"      # all negative: still completed,
+               "500,B2,BLUE MUG,-1,2011-01-01 10:00,3.0,1,UK\n"     # its lines are adjustments
+               "501,A1,RED MUG,5,2011-01-02 10:00,3.0,2,UK\n"       # sold
+               "501,B2,BLUE MUG,-1,2011-01-02 10:00,3.0,2,UK\n"     # negative line in a sale: adjustment
+               "501,G7,GREEN MUG,0,2011-01-02 10:00,3.0,2,UK\n"     # zero quantity: adjustment
                "C502,A1,RED MUG,-1,2011-01-03 10:00,3.0,2,UK\n"     # cancelled
-               "503,A1,RED MUG,x,2011-01-03 10:00,3.0,2,UK\n")      # unparseable quantity
+               "503,A1,RED MUG,x,2011-01-03 10:00,3.0,2,UK\n"       # unparseable quantity: rejected
+               "504,B,Adjust bad debt,1,2011-01-04 10:00,-11062.06,,UK\n")  # negative price (a guest's): adjustment
     raw = load_retail_file(f, progress=_quiet)
     checked = validate(raw)
-    status = dict(checked.tables["orders"].select("order_id", "status").iter_rows())
-    assert status == {"500": "returned", "501": "completed", "C502": "cancelled"}
-    items = checked.tables["order_items"].sort("order_id", "product_id")
-    assert items.select("order_id", "product_id", "quantity").rows() == [
-        ("500", "A1", 2), ("500", "B2", 1), ("501", "A1", 5), ("C502", "A1", 1)]
-    reasons = dict(raw.loader_rejects.select("line", "reason").iter_rows())
-    assert reasons == {5: "negative quantity in a completed invoice", 6: "zero quantity", 8: "unparseable quantity"}
-    assert raw.loader_rejects.filter(pl.col("line") == 8).get_column("value").item() == "x"
+    orders = checked.tables["orders"].sort("order_id")
+    assert orders.select("order_id", "customer_id", "status").rows() == [
+        ("500", "1", "completed"), ("501", "2", "completed"), ("504", None, "completed"), ("C502", "2", "cancelled")]
+    items = _kept_lines(raw, checked)
+    assert items.select("order_id", "product_id", "quantity", "unit_price", "kind").rows() == [
+        ("500", "A1", -2, 3.0, "product"), ("500", "B2", -1, 3.0, "product"), ("501", "A1", 5, 3.0, "product"),
+        ("501", "B2", -1, 3.0, "product"), ("501", "G7", 0, 3.0, "product"), ("C502", "A1", -1, 3.0, "product"),
+        ("504", "B", 1, -11062.06, "charge")]
+    assert raw.loader_rejects.select("line", "column", "value", "reason").rows() == [
+        (8, "Quantity", "x", "unparseable quantity")]
+    assert raw.loader_rejects.get_column("amount").to_list() == [None]  # no quantity, so no value
+    # through the workspace: only 501 is a purchase, worth its one sold line
+    with open_workspace(import_source(f, data_dir=tmp_path / "data").path) as ws:
+        assert ws.sql("SELECT order_id, value, lines FROM purchases").rows() == [("501", 15.0, 1)]
+        assert ws.sql("SELECT order_id, product_id FROM sold_lines").rows() == [("501", "A1")]
+        rec = reconcile(ws)
+    assert dict(rec.rows.select("kind", "lines").iter_rows()) == {
+        "sold product lines": 1, "sold charge lines": 0, "adjustments": 5, "cancelled": 1, "returned": 0,
+        "duplicates": 0, "rejected": 1}
+    value = dict(rec.rows.select("kind", "value").iter_rows())
+    assert value["sold product lines"] == 15.0 and value["cancelled"] == -3.0
+    assert value["adjustments"] == pytest.approx(-6 - 3 - 3 + 0 - 11062.06)
+    assert rec.lines_read == 8 and rec.value_read == pytest.approx(15 - 6 - 3 - 3 - 3 - 11062.06)
+
+
+def test_retail_rejects_only_unreadable_lines_and_keep_their_value(tmp_path: Path) -> None:
+    f = _write(tmp_path / "sales.csv",
+               "Invoice,StockCode,Description,Quantity,InvoiceDate,Price,Customer ID,Country\n"
+               "1,A,mug,2,2024-01-01 10:00,2.5,c1,UK\n"
+               ",A,mug,2,2024-01-01 10:00,3.0,c1,UK\n"
+               "2,B,bag,1,not a date,4.5,c1,UK\n"
+               "3,B,bag,3,,1.5,c2,UK\n"
+               "4,C,cup,x,2024-01-02 10:00,1.0,c2,UK\n"
+               "5,C,cup,1,2024-01-02 10:00,,c2,UK\n"
+               "6,C,cup,1,2024-01-02 10:00,abc,c2,UK\n")
+    raw = load_retail_file(f, progress=_quiet)
+    assert raw.loader_rejects.select("line", "column", "value", "reason", "amount").rows() == [
+        (3, "Invoice", None, "missing invoice", 6.0),
+        (4, "InvoiceDate", "not a date", "unparseable invoice date", 4.5),
+        (5, "InvoiceDate", None, "missing invoice date", 4.5),
+        (6, "Quantity", "x", "unparseable quantity", None),
+        (7, "Price", None, "missing unit price", None),
+        (8, "Price", "abc", "unparseable unit price", None)]
+    result = import_source(f, data_dir=tmp_path / "data")
+    report = result.report.tables["order_items"]
+    assert (report.rows_read, report.rows_kept) == (7, 1)
+    assert report.rejected == dict.fromkeys(["missing invoice", "unparseable invoice date", "missing invoice date",
+                                             "unparseable quantity", "missing unit price", "unparseable unit price"], 1)
+    assert {k: v for k, v in report.rejected_value.items() if v} == {
+        "missing invoice": 6.0, "unparseable invoice date": 4.5, "missing invoice date": 4.5}
+    with open_workspace(result.path) as ws:
+        assert ws.rejects().height == 6
+        rec = reconcile(ws)
+    assert rec.rows.filter(pl.col("lines") > 0).rows() == [("sold product lines", 1, 5.0), ("rejected", 6, 15.0)]
+    assert (rec.lines_read, rec.value_read) == (7, 20.0)  # Σ q × p over the lines whose q and p read
+
+
+def test_retail_status_column_says_returned_or_cancelled(tmp_path: Path) -> None:
+    f = _write(tmp_path / "sales.csv", "order_id,customer,date,sku,qty,price,status\n"
+               "1,A,2024-01-01,X1,2,5.0,Completed\n2,A,2024-01-02,X1,1,5.0,refunded\n"
+               "3,B,2024-01-03,X2,1,7.5,canceled\nC4,B,2024-01-04,X2,-1,7.5,completed\n")
+    with open_workspace(import_source(f, data_dir=tmp_path / "data").path) as ws:
+        assert ws.sql("SELECT order_id, status FROM orders ORDER BY order_id").rows() == [
+            ("1", "completed"), ("2", "returned"), ("3", "cancelled"), ("C4", "cancelled")]  # "C…" wins
+        assert ws.sql("SELECT order_id, value FROM purchases").rows() == [("1", 10.0)]
+        rec = reconcile(ws)
+    assert rec.rows.filter(pl.col("lines") > 0).rows() == [
+        ("sold product lines", 1, 10.0), ("cancelled", 2, 0.0), ("returned", 1, 5.0)]
 
 
 def test_retail_parquet(tmp_path: Path) -> None:
@@ -451,8 +603,22 @@ def test_retail_parquet(tmp_path: Path) -> None:
 
 def test_retail_missing_column_names_file_and_column(tmp_path: Path) -> None:
     f = _write(tmp_path / "sales.csv", "InvoiceNo,StockCode,Quantity,UnitPrice,CustomerID\n1,A,1,2.0,5\n")
-    with pytest.raises(ShopperError, match=r"sales\.csv: no column for invoice date"):
+    with pytest.raises(ShopperError, match=r"sales\.csv: no column for date \(recognised: InvoiceNo, StockCode, "
+                       r"Quantity, UnitPrice, CustomerID\)"):
         load_retail_file(f, progress=_quiet)
+
+
+@pytest.mark.parametrize("rows", ["", "17850,2024-01-05,2\n17851,2024-01-06,1\n"], ids=["headers only", "with rows"])
+def test_transactions_without_amount_or_unit_price_name_file_and_column(tmp_path: Path, rows: str) -> None:
+    f = _write(tmp_path / "visits.csv", "customer_id,date,quantity\n" + rows)
+    with pytest.raises(ShopperError, match=r"^visits\.csv: no column for unit price or amount \(recognised: ") as info:
+        load_retail_file(f, progress=_quiet)
+    recognised = info.value.message.split("(recognised: ", 1)[1].split(")", 1)[0]
+    assert sorted(recognised.split(", ")) == ["customer_id", "date", "quantity"]
+    assert "either an amount or quantity and unit price" in (info.value.hint or "")
+    with pytest.raises(ShopperError, match=r"visits\.csv: no column for unit price or amount"):
+        import_source(f, data_dir=tmp_path / "data")
+    assert not list((tmp_path / "data").rglob("*.duckdb"))  # nothing half-written is left
 
 
 def test_category_keywords() -> None:
@@ -538,18 +704,29 @@ def test_xlsx_round_trip_with_overlapping_sheets(tmp_path: Path) -> None:
     checked = validate(raw)
     orders = checked.tables["orders"].sort("order_id")
     assert orders.select("order_id", "customer_id", "status").rows() == [
-        ("489434", "13085", "completed"), ("536365", "17850", "completed"),
-        ("581587", "12680", "completed"), ("C489449", "16321", "cancelled")]
+        ("489434", "13085", "completed"), ("489450", "12682", "completed"), ("489451", None, "completed"),
+        ("536365", "17850", "completed"), ("581587", "12680", "completed"), ("C489449", "16321", "cancelled")]
     assert orders.filter(pl.col("order_id") == "581587").get_column("ts").item() == datetime(2011, 12, 9, 12, 50)
     items = checked.tables["order_items"]
-    assert items.height == 5 and items.filter(pl.col("order_id") == "536365").height == 1
-    assert set(items.get_column("product_id")) == {"85048", "79323P", "22087", "85123A", "22613"}
+    # every line but the repeated one: the postage line (a charge) and the guest's line too
+    assert items.height == 7 and items.filter(pl.col("order_id") == "536365").height == 1
+    assert dict(items.select("product_id", "kind").iter_rows()) == {
+        "85048": "product", "79323P": "product", "22087": "product", "POST": "charge", "21111": "product",
+        "85123A": "product", "22613": "product"}
+    assert items.filter(pl.col("order_id") == "C489449").get_column("quantity").to_list() == [-12]
+    assert "POST" not in checked.tables["products"].get_column("product_id").to_list()
     rej = raw.loader_rejects.sort("origin", "line")
-    assert rej.select("origin", "line", "column", "reason").rows() == [
-        ("online_retail_II.xlsx [Year 2009-2010]", 5, "StockCode", REASON_NON_PRODUCT),
-        ("online_retail_II.xlsx [Year 2009-2010]", 6, "Customer ID", REASON_GUEST),
-        ("online_retail_II.xlsx [Year 2010-2011]", 2, "Invoice", REASON_REPEATED),
+    assert rej.select("origin", "line", "column", "reason", "amount").rows() == [
+        ("online_retail_II.xlsx [Year 2010-2011]", 2, "Invoice", REASON_REPEATED, pytest.approx(6 * 2.55)),
     ]
+    # the repeated line is reconciled as a duplicate, with its value
+    with open_workspace(import_source(path, data_dir=tmp_path / "data").path) as ws:
+        rec = reconcile(ws)
+    kept = {"sold product lines": (5, 12 * 6.95 + 12 * 6.75 + 6 * 2.95 + 6 * 2.55 + 12 * 0.85),
+            "sold charge lines": (1, 18.0), "cancelled": (1, -12 * 2.95), "duplicates": (1, 6 * 2.55)}
+    for kind, lines, value in rec.rows.iter_rows():
+        assert (lines, value) == (kept.get(kind, (0, 0.0))[0], pytest.approx(kept.get(kind, (0, 0.0))[1], abs=0.005))
+    assert rec.lines_read == 8 == sum(len(rows) - 1 for rows in (sheet1, sheet2))
 
 
 def test_broken_xlsx_is_a_shopper_error(tmp_path: Path) -> None:
@@ -563,14 +740,159 @@ def test_broken_xlsx_is_a_shopper_error(tmp_path: Path) -> None:
 
 
 def test_import_retail_excerpt_into_workspace(tmp_path: Path) -> None:
+    plain = _by_hand(_old_excerpt())
     result = import_source(OLD, data_dir=tmp_path / "data")
-    assert result.row_counts["orders"] == 26 and result.row_counts["order_items"] == 240
-    assert result.row_counts["customers"] == 17 and result.row_counts["products"] == 196
-    assert result.report.tables["order_items"].rejected == {REASON_GUEST: 14, REASON_NON_PRODUCT: 2}
+    counts = result.row_counts
+    assert counts["orders"] == plain.get_column("invoice").n_unique() == 29
+    assert counts["order_items"] == plain.height == 256
+    assert counts["customers"] == plain.get_column("customer").drop_nulls().n_unique() == 18
+    assert counts["products"] == plain.filter(~pl.col("code").is_in(CHARGES)).get_column("code").n_unique() == 196
+    assert result.report.tables["order_items"].rejected == {}
+    sold = plain.filter(pl.col("what").str.starts_with("sold"))
     with open_workspace(result.path) as ws:
-        stored = ws.rejects()
-        assert stored.filter(pl.col("reason") == REASON_GUEST).height == 14
+        assert ws.rejects().height == 0
         assert ws.meta["kind"] == "retail"
+        # a purchase: a completed order with a sold line (536414's one line is priced 0: still a purchase)
+        got = ws.sql("SELECT order_id, customer_id, value FROM purchases ORDER BY order_id")
+        expected = (sold.group_by("invoice").agg(pl.col("customer").first(), pl.col("v").sum())
+                    .sort("invoice").rename({"invoice": "order_id", "customer": "customer_id", "v": "value"}))
+        assert_frame_equal(got, expected, check_exact=False, abs_tol=1e-9)
+        assert got.height == 26 and got.get_column("value").sum() == pytest.approx(10994.97, abs=0.005)
+        guests = guest_share(ws)
+        assert (guests.orders, guests.revenue) == (2, pytest.approx(0.0 + 70.78))
+        assert guests.share_of_revenue == pytest.approx(70.78 / 10994.97)
+        # charges count in revenue but are never items
+        assert ws.sql("SELECT sum(charge_value) FROM purchases").item() == 54.0
+        assert ws.sql("SELECT count(*) FROM item_lines WHERE product_id IN ('POST', 'D')").item() == 0
+        assert ws.sql("SELECT count(*) FROM item_lines").item() == sold.filter(pl.col("what") == "sold product lines").height
+
+
+@pytest.mark.parametrize("which", ["online_retail", "online_retail_ii"])
+def test_reconciliation_of_the_excerpt_adds_up_to_the_file(tmp_path: Path, which: str) -> None:
+    if which == "online_retail":
+        path, plain = OLD, _by_hand(_old_excerpt())
+    else:
+        path, plain = NEW, _by_hand(_new_excerpt(), invoice="Invoice", price="Price", customer="Customer ID")
+    with open_workspace(import_source(path, data_dir=tmp_path).path) as ws:
+        rec = reconcile(ws)
+    # every line read, and the file's Σ Quantity × UnitPrice to the cent
+    assert rec.lines_read == plain.height
+    assert rec.value_read == pytest.approx(round(plain.get_column("v").sum(), 2), abs=1e-6)
+    assert rec.rows.get_column("lines").sum() == rec.lines_read
+    assert rec.rows.get_column("value").sum() == pytest.approx(rec.value_read, abs=0.01)
+    # each kind, counted by hand
+    kinds = ["sold product lines", "sold charge lines", "adjustments", "cancelled", "returned", "duplicates", "rejected"]
+    assert rec.rows.get_column("kind").to_list() == kinds
+    by_hand = {k: (n, v) for k, n, v in plain.group_by("what").agg(pl.len(), pl.col("v").sum()).iter_rows()}
+    for kind, lines, value in rec.rows.iter_rows():
+        n, v = by_hand.get(kind, (0, 0.0))
+        assert lines == n, kind
+        assert value == pytest.approx(round(v, 2), abs=1e-6), kind
+    # and the figures themselves, so a mistake shared by the engine and _by_hand would show
+    figures = {
+        "online_retail": {"sold product lines": (246, 10940.97), "sold charge lines": (1, 54.0),
+                          "cancelled": (9, -173.63), "read": (256, 10821.34)},
+        "online_retail_ii": {"sold product lines": (227, 4378.75), "sold charge lines": (11, 2038.65),
+                             "cancelled": (3, -1527.10), "read": (241, 4890.30)},
+    }[which]
+    for kind, (n, v) in figures.items():
+        got = (rec.lines_read, rec.value_read) if kind == "read" else rec.rows.filter(pl.col("kind") == kind).row(0)[1:]
+        assert (got[0], got[1]) == (n, pytest.approx(v, abs=0.005)), kind
+
+
+# -- plain transactions (customer, date, amount) ----------------------------------------------
+
+#: Customer, date, quantity and the line's amount; no order id, so each row is one order.
+#: A's 2024-01-15 row is free (amount 0: still a purchase, of value 0); 22.00 for 3 units
+#: gives a unit price that is not a round number.
+PLAIN_TX = """customer_id,date,quantity,amount
+A,2024-01-01,2,10.00
+A,2024-01-01,1,5.50
+A,2024-01-15,3,0
+A,2024-02-01,3,22.00
+B,2024-01-10,1,8.00
+B,2024-01-20,5,12.50
+B,2024-03-01,2,30.00
+A,2024-03-10,1,7.25
+"""
+
+
+def _lifetimes_by_hand(tx: pl.DataFrame) -> pl.DataFrame:
+    """lifetimes' own summary of a transaction log (customer_id, date, amount) as Polars."""
+    from lifetimes.utils import summary_data_from_transaction_data
+
+    summary = summary_data_from_transaction_data(tx.to_pandas(), "customer_id", "date", monetary_value_col="amount")
+    return pl.from_pandas(summary.reset_index()).select("customer_id", "frequency", "recency", "T", "monetary_value")
+
+
+def test_plain_transactions_file_one_order_per_row(tmp_path: Path) -> None:
+    f = _write(tmp_path / "transactions.csv", PLAIN_TX)
+    raw = load_retail_file(f, progress=_quiet)
+    assert "transactions.csv: no order id column, so each row is one order" in raw.notes
+    with open_workspace(import_source(f, data_dir=tmp_path / "data").path) as ws:
+        orders = ws.sql("SELECT order_id, customer_id, ts, status FROM orders ORDER BY ts, order_id")
+        items = ws.sql("SELECT order_id, product_id, quantity, unit_price, kind FROM order_items")
+        purchases = ws.sql("SELECT order_id, value FROM purchases")
+        products, customers = ws.sql("SELECT * FROM products"), ws.sql("SELECT customer_id FROM customers")
+        rfm = rfm_lifetimes(ws)
+        rec = reconcile(ws)
+    # one order per row, named by its line in the file (header = line 1)
+    assert orders.select("order_id", "customer_id").rows() == [
+        ("#2", "A"), ("#3", "A"), ("#6", "B"), ("#4", "A"), ("#7", "B"), ("#5", "A"), ("#8", "B"), ("#9", "A")]
+    assert set(orders.get_column("status")) == {"completed"}
+    assert orders.get_column("ts").to_list()[0] == datetime(2024, 1, 1)
+    # unit price = amount / quantity, so quantity × unit price is the row's amount
+    by_order = {o: (q, p) for o, _, q, p, _ in items.iter_rows()}
+    assert {o: q for o, (q, _) in by_order.items()} == {"#2": 2, "#3": 1, "#4": 3, "#5": 3, "#6": 1, "#7": 5, "#8": 2, "#9": 1}
+    assert {o: p for o, (_, p) in by_order.items()} == {
+        "#2": 5.0, "#3": 5.5, "#4": 0.0, "#5": pytest.approx(22 / 3), "#6": 8.0, "#7": 2.5, "#8": 15.0, "#9": 7.25}
+    assert items.get_column("product_id").null_count() == 8 and set(items.get_column("kind")) == {"product"}
+    assert products.height == 0 and sorted(customers.get_column("customer_id")) == ["A", "B"]
+    # every row is a purchase worth its amount, the free one included
+    assert dict(purchases.iter_rows()) == {
+        "#2": 10.0, "#3": 5.5, "#4": 0.0, "#5": pytest.approx(22.0), "#6": 8.0, "#7": 12.5, "#8": 30.0, "#9": 7.25}
+    assert (rec.lines_read, rec.value_read) == (8, 95.25)
+    # lifetimes RFM, by hand (days; the observation end is the last purchase, 2024-03-10):
+    # A buys on 01-01 (10 + 5.50, one period), 01-15 (0), 02-01 (22), 03-10 (7.25): 3 repeat
+    #   periods, recency 69 (01-01 → 03-10 of a leap year), T 69, monetary (0 + 22 + 7.25) / 3;
+    # B buys on 01-10, 01-20 (12.50), 03-01 (30): 2 repeats, recency 51, T 60, monetary 42.50 / 2
+    assert rfm.rows() == [("A", 3.0, 69.0, 69.0, pytest.approx(9.75)), ("B", 2.0, 51.0, 60.0, pytest.approx(21.25))]
+    tx = pl.read_csv(io.StringIO(PLAIN_TX), try_parse_dates=True)
+    assert_frame_equal(rfm, _lifetimes_by_hand(tx), check_dtypes=False, check_exact=False)
+
+
+def test_plain_transactions_with_order_id_and_product(tmp_path: Path) -> None:
+    f = _write(tmp_path / "sales.csv",
+               "order_id,customer,date,product,amount\n"
+               "1001,A,2024-01-01,mug,10.00\n"
+               "1001,A,2024-01-01,POST,3.50\n"      # postage: a charge, in the order's value
+               "1002,B,2024-01-05,bag,20.00\n"
+               "1003,A,2024-02-01,mug,0\n"          # a free mug: a sold line priced 0
+               "1003,A,2024-02-01,bag,15.00\n"
+               "1004,,2024-02-10,mug,9.00\n")       # a guest
+    with open_workspace(import_source(f, data_dir=tmp_path / "data").path) as ws:
+        orders = ws.sql("SELECT order_id, customer_id, status FROM orders ORDER BY order_id")
+        items = ws.sql("SELECT order_id, product_id, quantity, unit_price, kind FROM order_items ORDER BY order_id, product_id")
+        purchases = ws.sql("SELECT order_id, customer_id, value, product_value, charge_value, items FROM purchases "
+                           "ORDER BY order_id")
+        products = ws.sql("SELECT product_id, price FROM products ORDER BY product_id")
+        rfm = rfm_lifetimes(ws)
+    assert orders.rows() == [("1001", "A", "completed"), ("1002", "B", "completed"), ("1003", "A", "completed"),
+                             ("1004", None, "completed")]
+    # no quantity column: one unit at the amount
+    assert items.rows() == [("1001", "MUG", 1, 10.0, "product"), ("1001", "POST", 1, 3.5, "charge"),
+                            ("1002", "BAG", 1, 20.0, "product"), ("1003", "BAG", 1, 15.0, "product"),
+                            ("1003", "MUG", 1, 0.0, "product"), ("1004", "MUG", 1, 9.0, "product")]
+    assert purchases.rows() == [("1001", "A", 13.5, 10.0, 3.5, 1), ("1002", "B", 20.0, 20.0, 0.0, 1),
+                                ("1003", "A", 15.0, 15.0, 0.0, 2), ("1004", None, 9.0, 9.0, 0.0, 1)]
+    # the catalogue: median positive price; postage is no product
+    assert products.rows() == [("BAG", 17.5), ("MUG", 9.5)]
+    # RFM leaves the guest out, so the observation end is B's and A's last purchase, 02-01:
+    # A: 01-01 (13.50) and 02-01 (15): 1 repeat, recency 31, T 31, monetary 15; B: 01-05 only, T 27
+    assert rfm.rows() == [("A", 1.0, 31.0, 31.0, 15.0), ("B", 0.0, 0.0, 27.0, 0.0)]
+    tx = (pl.read_csv(f, try_parse_dates=True, schema_overrides={"order_id": pl.String})
+          .filter(pl.col("customer").is_not_null()).rename({"customer": "customer_id"}))
+    assert_frame_equal(rfm, _lifetimes_by_hand(tx), check_dtypes=False, check_exact=False)
 
 
 def _with_orders(raw, folder: Path):
@@ -578,3 +900,17 @@ def _with_orders(raw, folder: Path):
     _write(folder / "orders.csv", "order_id,customer_id,ts,status\no1,c1,2024-01-01,completed\n")
     _write(folder / "order_items.csv", "order_id,product_id,quantity,unit_price\no1,g40,1,40\n")
     return load_folder(folder, progress=_quiet)
+
+
+def test_only_c_and_digits_is_a_credit_note(tmp_path: Path) -> None:
+    """Order ids that merely begin with a C (a CRM's CA-1001), or a file whose every id is C +
+    digits, are ordinary orders; the UCI credit note C536379 beside numeric invoices is cancelled."""
+    crm = _write(tmp_path / "crm.csv", "order_id,customer,date,product,amount\n"
+                 "CA-1001,A,2024-01-01,MUG,10\nCA-1002,B,2024-01-02,BAG,20\nC1003,B,2024-01-03,BAG,20\n")
+    orders = validate(load_retail_file(crm, progress=_quiet)).tables["orders"].sort("order_id")
+    assert orders.select("order_id", "status").rows() == [
+        ("C1003", "cancelled"), ("CA-1001", "completed"), ("CA-1002", "completed")]
+    all_c = _write(tmp_path / "all_c.csv", "order_id,customer,date,product,amount\n"
+                   "C1001,A,2024-01-01,MUG,10\nC1002,B,2024-01-02,BAG,20\n")
+    statuses = validate(load_retail_file(all_c, progress=_quiet)).tables["orders"].get_column("status")
+    assert statuses.to_list() == ["completed", "completed"]

@@ -1,35 +1,44 @@
-"""One flat retail transactions file (UCI "Online Retail" / "Online Retail II" shape).
+"""One flat transactions file: the retail shape, a plain transactions file, or Shopify.
 
-One row per invoice line: invoice, stock code, description, quantity, invoice date, unit
-price, customer id, country. Headers are matched by synonyms, case-, space- and
-punctuation-insensitively, so both ``InvoiceNo, StockCode, Description, Quantity,
-InvoiceDate, UnitPrice, CustomerID, Country`` (Online Retail) and ``Invoice, StockCode,
-Description, Quantity, InvoiceDate, Price, Customer ID, Country`` (Online Retail II) load, as
-do ``order_id, sku, qty, date, price, customer``. Reads ``.csv`` (``.csv.gz``, ``.tsv``; the
-delimiter / encoding handling of :mod:`.files`), ``.parquet`` and ``.xlsx`` (every sheet
-with the retail headers, via python-calamine).
+**Retail shape** (UCI "Online Retail" / "Online Retail II"): one row per invoice line —
+invoice, stock code, description, quantity, invoice date, unit price, customer id, country.
+Headers are matched by synonyms, case-, space- and punctuation-insensitively, so both
+``InvoiceNo, StockCode, Description, Quantity, InvoiceDate, UnitPrice, CustomerID, Country``
+(Online Retail) and ``Invoice, StockCode, Description, Quantity, InvoiceDate, Price, Customer
+ID, Country`` (Online Retail II) load, as do ``order_id, sku, qty, date, price, customer``.
 
-The canonical tables are built column-wise in Polars:
+**Plain transactions** (CDNOW, many CRM exports): customer id, date and amount (the line's
+total) or quantity and unit price; an order id and a product are optional. Without an order id
+column each row is one order; with an amount and no unit price, unit price = amount /
+quantity (or the amount, quantity 1, when there is no quantity column).
 
-* **orders** — one per invoice: ``customer_id`` and ``ts`` of the invoice's first line;
-  ``status`` = ``cancelled`` when the invoice number starts with "C", ``returned`` when every
-  product line has a negative quantity, else ``completed``; ``channel`` null.
-* **order_items** — the invoice's product lines; quantities of cancelled / returned invoices
-  are made positive so the order keeps its content (its status says what happened).
+**Shopify orders export**: recognised by its header and read by :mod:`.shopify`.
+
+Reads ``.csv`` (``.csv.gz``, ``.tsv``; the delimiter / encoding handling of :mod:`.files`),
+``.parquet`` and ``.xlsx`` (every sheet with the headers, via python-calamine).
+
+The canonical tables are built column-wise in Polars, and **every line read is kept** unless
+it cannot be used; the purchase rules of :mod:`..purchases` then say what each kept line is:
+
+* **orders** — one per invoice: ``customer_id`` (null for a guest checkout) and ``ts`` of the
+  invoice's first line; ``status`` = ``cancelled`` when the invoice number is "C" + digits (a
+  credit note; not when most of the file's invoices look like that),
+  else the file's status column (mapped by the validator) or ``completed``; ``channel`` null.
+* **order_items** — every line with quantity and price as in the file (a cancellation's
+  negative quantities, zero prices, stock corrections): ``kind`` = ``charge`` for the charge
+  codes (postage, manual lines, fees, :data:`..purchases.CHARGE_CODES` plus the settings'),
+  else ``product``.
 * **products** — stock code (upper-cased: the export mixes ``85123A`` and ``85123a``) →
   ``product_id``; ``name`` = the most frequent description; ``price`` = median positive unit
   price; ``category`` derived from the description (:func:`category_expr`), since the export
-  has none.
+  has none. Charges are no products.
 * **customers** — ``customer_id`` (``17850.0`` → ``17850``) and the most frequent country.
 
-Lines that cannot become canonical rows are not dropped silently: they go to
-``RawSource.loader_rejects`` (table ``order_items``) with their line and one reason each, the
-first that applies: missing invoice; invoice already read from an earlier sheet (the two
-sheets of Online Retail II overlap by nine days); unparseable stock code / quantity / price /
-date; ``no customer id (guest checkout)``; ``non-product line (postage/fee/adjustment)``
-(stock codes such as POST, DOT, M, D, C2, CRUK, BANK CHARGES, AMAZONFEE, PADS, B, S,
-ADJUST…); ``zero quantity``; ``negative quantity in a completed invoice`` (a stock correction
-mixed into a sale).
+Lines that cannot be used go to ``RawSource.loader_rejects`` (table ``order_items``) with
+their line, one reason each (the first that applies: missing invoice; invoice already read
+from an earlier sheet — the two sheets of Online Retail II overlap by nine days; unparseable
+quantity / price / amount / date; missing price or date) and their quantity × price where
+both were read, so the reconciliation still adds up to the file's total.
 
 Line numbers: CSV rows carry their physical line (header = 1), Parquet rows their 1-based
 row number, Excel rows their spreadsheet row (header = row 1); for a workbook with several
@@ -46,18 +55,18 @@ import polars as pl
 
 from ..errors import ShopperError
 from ..parsing import parse_datetimes, to_floats, to_id_strings, to_integers
+from ..purchases import CHARGE_CODES, REASON_DUPLICATE, is_charge
 from ..schema import LINE_COLUMN
 from . import ProgressFn, RawSource, RawTable
 from .files import check_delimiter, map_headers, number_rows, read_delimited
+from .shopify import is_shopify, load_shopify_frame
 
 __all__ = [
     "load_retail_file",
     "RETAIL_SYNONYMS",
-    "NON_PRODUCT_CODES",
+    "CHARGE_CODES",
     "CATEGORY_KEYWORDS",
     "category_expr",
-    "REASON_GUEST",
-    "REASON_NON_PRODUCT",
     "REASON_REPEATED",
 ]
 
@@ -73,21 +82,17 @@ RETAIL_SYNONYMS: dict[str, tuple[str, ...]] = {
                      "created_at", "ts", "time"),
     "unit_price": ("unit_price", "price", "price_each", "item_price", "unit_cost"),
     "customer_id": ("customer_id", "customer", "customer_no", "customer_number", "client_id", "user_id",
-                    "member_id"),
+                    "member_id", "master_id", "buyer_id", "account_id"),
     "country": ("country", "customer_country", "country_name", "region"),
+    # the line's total, for files without a unit price (plain transactions: customer, date, amount)
+    "amount": ("amount", "line_total", "line_amount", "total", "total_price", "sales", "sale_amount", "revenue",
+               "value", "dollar_value", "order_value", "order_total", "net_sales", "spend"),
+    "status": ("status", "order_status", "transaction_status"),
 }
-_REQUIRED = ("invoice", "stock_code", "quantity", "invoice_date", "unit_price", "customer_id")
+#: Columns of the retail shape; a file needs a date and a unit price or amount, the rest is optional.
+_RETAIL_COLUMNS = ("invoice", "stock_code", "quantity", "invoice_date", "unit_price", "customer_id")
 
-#: Stock codes that are not goods (upper-cased, anchored regex alternatives).
-NON_PRODUCT_CODES = (
-    "POST", "DOT", "M", "D", "C2", "CRUK", "BANK CHARGES", "AMAZONFEE", "PADS", "B", "S",
-    r"ADJUST\d*", r"TEST\d*",
-)
-_NON_PRODUCT_RE = "^(?:" + "|".join(NON_PRODUCT_CODES) + ")$"
-
-REASON_GUEST = "no customer id (guest checkout)"
-REASON_NON_PRODUCT = "non-product line (postage/fee/adjustment)"
-REASON_REPEATED = "invoice already read from an earlier sheet (sheets overlap)"
+REASON_REPEATED = REASON_DUPLICATE
 
 #: Category → keywords matched as whole words in the upper-cased description, tried in this
 #: order (first match wins; seasonal first so "CHRISTMAS LIGHTS" is Christmas). A cheap
@@ -167,7 +172,8 @@ def _read_xlsx(path: Path) -> tuple[pl.DataFrame, dict[str, str], list[str]]:
             continue
         header = [str(v).strip() for v in rows[0]]
         rename, _ = map_headers(header, RETAIL_SYNONYMS, origin=path.name)
-        if not {"invoice", "stock_code", "quantity"} <= set(rename.values()):
+        mapped = set(rename.values())
+        if "invoice_date" not in mapped or not mapped & {"unit_price", "amount"}:
             skipped.append(name)
             continue
         for h, c in rename.items():
@@ -211,8 +217,9 @@ def _cells(name: str, values: Sequence[object]) -> pl.Series:
     return pl.Series(name, text, dtype=pl.String)
 
 
-def _read_any(path: Path) -> tuple[pl.DataFrame, dict[str, str], str | None, list[str]]:
-    """Raw lines with canonical retail column names, the header used for each, encoding, notes."""
+def _read_any(path: Path, charge_codes: tuple[str, ...]) -> tuple[pl.DataFrame, dict[str, str], str | None, list[str]] | RawSource:
+    """Raw lines with canonical retail column names, the header used for each, encoding, notes;
+    or, for a Shopify orders export, the tables read by :mod:`.shopify`."""
     name = path.name.lower()
     notes: list[str] = []
     encoding = None
@@ -229,10 +236,16 @@ def _read_any(path: Path) -> tuple[pl.DataFrame, dict[str, str], str | None, lis
         frame = number_rows(frame)
     else:
         text = read_delimited(path)
-        check_delimiter(text, origin=path.name, expected_columns=len(_REQUIRED))
+        check_delimiter(text, origin=path.name, expected_columns=len(_RETAIL_COLUMNS))
         frame, encoding = text.frame, text.encoding
         notes.extend(text.notes)
     columns = [c for c in frame.columns if c not in (LINE_COLUMN,)]
+    if is_shopify(columns):  # before the retail mapping, which would take Shopify's "Name" for a description
+        shop = load_shopify_frame(frame.select(LINE_COLUMN, *[pl.col(c).cast(pl.String) for c in columns]),
+                                  origin=path.name, charge_codes=charge_codes)
+        shop.tables["order_items"].encoding = encoding
+        shop.notes[:0] = notes
+        return shop
     rename, map_notes = map_headers(columns, RETAIL_SYNONYMS, origin=path.name)
     notes.extend(map_notes)
     frame = frame.select([LINE_COLUMN, *[pl.col(h).alias(c) for h, c in rename.items()]])
@@ -243,107 +256,113 @@ def _read_any(path: Path) -> tuple[pl.DataFrame, dict[str, str], str | None, lis
 # -- building ---------------------------------------------------------------------------
 
 
-def load_retail_file(path: Path, *, progress: ProgressFn) -> RawSource:
-    """Read one retail transactions file into orders, order_items, products and customers.
+def load_retail_file(path: Path, *, progress: ProgressFn, charge_codes: tuple[str, ...] = ()) -> RawSource:
+    """Read one transactions file into orders, order_items, products and customers.
+
+    Three shapes, told apart by the header: a Shopify orders export (:mod:`.shopify`), the
+    retail shape (invoice, stock code, quantity, date, unit price, customer id …) and a plain
+    transactions file (customer id, date and amount, or quantity and unit price; an order id
+    and a product are optional, and each row without an order id is one order).
 
     Args:
         path: A ``.csv`` (``.csv.gz``, ``.tsv``), ``.parquet`` or ``.xlsx`` file.
         progress: Called with (step, fraction).
+        charge_codes: Stock codes that are charges besides :data:`.purchases.CHARGE_CODES`.
 
     Raises:
-        ShopperError: The file cannot be read, or a needed column (invoice, stock code,
-            quantity, invoice date, unit price, customer id) is missing; the message names
-            the file and the headers found.
+        ShopperError: The file cannot be read, or a needed column (a date, and an amount or
+            quantity and unit price) is missing; the message names the file and the headers found.
     """
     path = Path(path)
     progress(f"reading {path.name}", 0.0)
-    raw, headers, encoding, notes = _read_any(path)
-    missing = [c for c in _REQUIRED if c not in raw.columns]
-    if missing:
+    read = _read_any(path, charge_codes)
+    if isinstance(read, RawSource):  # a Shopify export
+        progress(f"{path.name} read", 1.0)
+        return read
+    raw, headers, encoding, notes = read
+    has_money = "unit_price" in raw.columns or "amount" in raw.columns
+    if "invoice_date" not in raw.columns or not has_money:
+        missing = [m for m, ok in (("date", "invoice_date" in raw.columns),
+                                   ("unit price or amount", has_money)) if not ok]
         found = ", ".join(c for c in headers.values()) or "none recognised"
         raise ShopperError(
-            f"{path.name}: no column for {', '.join(m.replace('_', ' ') for m in missing)} "
-            f"(recognised: {found}).",
-            hint="A retail file needs invoice, stock code, quantity, invoice date, unit price and customer id "
-            "columns (e.g. InvoiceNo, StockCode, Quantity, InvoiceDate, UnitPrice, CustomerID).",
+            f"{path.name}: no column for {' and '.join(missing)} (recognised: {found}).",
+            hint="A transactions file needs a date and either an amount or quantity and unit price; invoice / "
+            "order id, stock code / product, customer id and country are optional (e.g. InvoiceNo, StockCode, "
+            "Quantity, InvoiceDate, UnitPrice, CustomerID; or customer_id, date, amount).",
         )
-    for optional in ("description", "country"):
+    plain = "invoice" not in raw.columns
+    for optional in ("description", "country", "customer_id", "stock_code", "invoice", "quantity", "unit_price",
+                     "amount", "status"):
         if optional not in raw.columns:
             raw = raw.with_columns(pl.lit(None, dtype=pl.String).alias(optional))
-            headers[optional] = optional
     progress(f"parsing {path.name}", 0.3)
     date, how = parse_datetimes(raw.get_column("invoice_date"))
     if how.family not in ("native", "empty"):
         notes.append(f"{headers['invoice_date']} read as {how.describe()}")
+    quantity = to_integers(raw.get_column("quantity"))
+    price = to_floats(raw.get_column("unit_price"))
+    amount = to_floats(raw.get_column("amount"))
+    invoice = to_id_strings(raw.get_column("invoice"))
     lines = raw.select(
         LINE_COLUMN,
         "__origin",
         "__sheet",
-        to_id_strings(raw.get_column("invoice")).alias("invoice"),
+        # a row without an order id column is an order of its own
+        (pl.concat_str(pl.lit("#"), pl.col(LINE_COLUMN).cast(pl.String)) if plain else pl.lit(invoice)).alias("invoice"),
         to_id_strings(raw.get_column("stock_code")).str.to_uppercase().alias("product_id"),
         _text(raw.get_column("description")).alias("description"),
-        to_integers(raw.get_column("quantity")).alias("quantity"),
-        to_floats(raw.get_column("unit_price")).alias("unit_price"),
+        _text(raw.get_column("status")).alias("status_text"),
         date.alias("ts"),
         to_id_strings(raw.get_column("customer_id")).alias("customer_id"),
         _text(raw.get_column("country")).alias("country"),
         # raw values, for the rejection report
         *[raw.get_column(c).cast(pl.String, strict=False).alias(f"__raw_{c}")
-          for c in ("invoice", "stock_code", "quantity", "unit_price", "invoice_date", "customer_id")],
-    )
+          for c in ("invoice", "stock_code", "quantity", "unit_price", "amount", "invoice_date", "customer_id")],
+    ).with_columns(_money(quantity, price, amount, raw.get_column("quantity")))
     progress(f"building tables from {path.name}", 0.6)
-    non_product = pl.col("product_id").str.contains(_NON_PRODUCT_RE)
-    # invoice status from its product lines with a customer
-    is_c = pl.col("invoice").str.starts_with("C") | pl.col("invoice").str.starts_with("c")
-    usable = (
-        pl.col("invoice").is_not_null() & pl.col("product_id").is_not_null() & pl.col("quantity").is_not_null()
-        & pl.col("unit_price").is_not_null() & pl.col("ts").is_not_null()
+    charge = is_charge(pl.col("product_id"), charge_codes)
+    # a retail credit note is "C" + the invoice number (C536379). Order ids that merely begin
+    # with a C (CA-1001), or a file whose every order id does, are no cancellations
+    c_like = pl.col("invoice").str.contains(r"^[Cc]\d")
+    is_c = c_like & (c_like.mean() < 0.5) if not plain else pl.lit(False)
+    lines = lines.with_columns(
+        # a "C…" invoice is a cancellation whatever else the row says; a status column, when
+        # there is one, is mapped by the validator (completed / cancelled / returned synonyms)
+        pl.when(is_c).then(pl.lit("cancelled")).otherwise(pl.col("status_text").fill_null("completed")).alias("status"),
+        pl.when(charge).then(pl.lit("charge")).otherwise(pl.lit("product")).alias("kind"),
     )
-    # "returned": every usable product line of a non-C invoice has a negative quantity
-    product_lines = usable & pl.col("customer_id").is_not_null() & ~non_product
-    all_negative = (
-        lines.filter(product_lines)
-        .group_by("invoice")
-        .agg((pl.col("quantity") < 0).all().alias("__all_neg"))
-    )
-    lines = lines.join(all_negative, on="invoice", how="left", maintain_order="left").with_columns(
-        pl.when(is_c).then(pl.lit("cancelled"))
-        .when(pl.col("__all_neg").fill_null(False)).then(pl.lit("returned"))
-        .otherwise(pl.lit("completed")).alias("status")
-    ).drop("__all_neg")
-    # one reason per rejected line, the first that applies
+    # one reason per rejected line, the first that applies. Everything else is kept: guest
+    # lines, charges, zero prices and stock corrections are classified by the purchase rules
+    # (:mod:`..purchases`), not thrown away.
     # Online Retail II's two sheets overlap (2010-12-01 … 2010-12-09 is in both): an invoice
     # already read from an earlier sheet is not read again
     repeated = pl.col("__sheet") > pl.col("__sheet").min().over("invoice")
+    bad_quantity = pl.col("quantity").is_null() & pl.col("__raw_quantity").is_not_null()
     reason = (
         pl.when(pl.col("invoice").is_null()).then(pl.lit("missing invoice"))
         .when(repeated).then(pl.lit(REASON_REPEATED))
-        .when(pl.col("product_id").is_null()).then(pl.lit("missing stock code"))
-        .when(pl.col("quantity").is_null()).then(pl.lit("unparseable quantity"))
-        .when(pl.col("unit_price").is_null()).then(pl.lit("unparseable unit price"))
-        .when(pl.col("ts").is_null()).then(pl.lit("unparseable invoice date"))
-        .when(pl.col("customer_id").is_null()).then(pl.lit(REASON_GUEST))
-        .when(non_product).then(pl.lit(REASON_NON_PRODUCT))
-        .when(pl.col("quantity") == 0).then(pl.lit("zero quantity"))
-        .when((pl.col("quantity") < 0) & (pl.col("status") == "completed"))
-        .then(pl.lit("negative quantity in a completed invoice"))
+        .when(bad_quantity).then(pl.lit("unparseable quantity"))
+        .when(pl.col("unit_price").is_null() & pl.col("__raw_unit_price").is_not_null())
+        .then(pl.lit("unparseable unit price"))
+        .when(pl.col("unit_price").is_null() & pl.col("__raw_amount").is_not_null()).then(pl.lit("unparseable amount"))
+        .when(pl.col("unit_price").is_null()).then(pl.lit("missing unit price"))
+        .when(pl.col("ts").is_null() & pl.col("__raw_invoice_date").is_not_null())
+        .then(pl.lit("unparseable invoice date"))
+        .when(pl.col("ts").is_null()).then(pl.lit("missing invoice date"))
         .otherwise(None)
     )
     reason_column = {
-        "missing invoice": "invoice", REASON_REPEATED: "invoice", "missing stock code": "stock_code", "unparseable quantity": "quantity",
-        "unparseable unit price": "unit_price", "unparseable invoice date": "invoice_date",
-        REASON_GUEST: "customer_id", REASON_NON_PRODUCT: "stock_code", "zero quantity": "quantity",
-        "negative quantity in a completed invoice": "quantity",
+        "missing invoice": "invoice", REASON_REPEATED: "invoice", "unparseable quantity": "quantity",
+        "unparseable unit price": "unit_price", "unparseable amount": "amount", "missing unit price": "unit_price",
+        "unparseable invoice date": "invoice_date", "missing invoice date": "invoice_date",
     }
     lines = lines.with_columns(reason.alias("__reason"))
     rejected = lines.filter(pl.col("__reason").is_not_null())
     kept = lines.filter(pl.col("__reason").is_null()).drop("__reason")
     loader_rejects = _rejects_frame(rejected, reason_column, headers)
+    del lines
 
-    kept = kept.with_columns(
-        pl.when(pl.col("status") == "completed").then(pl.col("quantity")).otherwise(pl.col("quantity").abs())
-        .alias("quantity")
-    )
     first = pl.col(LINE_COLUMN).arg_min()
     orders = (
         kept.group_by("invoice")
@@ -351,7 +370,7 @@ def load_retail_file(path: Path, *, progress: ProgressFn) -> RawSource:
             pl.col(LINE_COLUMN).min(),
             pl.col("customer_id").get(first).alias("customer_id"),
             pl.col("ts").get(first).alias("ts"),
-            pl.col("status").first(),
+            pl.col("status").get(first).alias("status"),
         )
         .sort(LINE_COLUMN)
         .select(
@@ -363,11 +382,13 @@ def load_retail_file(path: Path, *, progress: ProgressFn) -> RawSource:
             "status",
         )
     )
-    items = kept.select(LINE_COLUMN, pl.col("invoice").alias("order_id"), "product_id", "quantity", "unit_price")
-    # catalogue from every product line (guest purchases describe products too)
-    catalogue_lines = lines.filter(
-        pl.col("product_id").is_not_null() & ~pl.col("product_id").str.contains(_NON_PRODUCT_RE)
-    )
+    # quantities and prices exactly as in the file: a cancellation's negative quantities stay
+    # negative, so the reconciliation adds up to the file's Σ quantity × price
+    items = kept.select(LINE_COLUMN, pl.col("invoice").alias("order_id"), "product_id", "quantity", "unit_price",
+                        "kind")
+    # catalogue from every product line read (guest purchases and cancellations describe
+    # products too); charges are no products
+    catalogue_lines = kept.filter(pl.col("product_id").is_not_null() & (pl.col("kind") == "product"))
     names = (
         catalogue_lines.filter(pl.col("description").is_not_null())
         .group_by("product_id", "description")
@@ -395,8 +416,9 @@ def load_retail_file(path: Path, *, progress: ProgressFn) -> RawSource:
             pl.lit(None, dtype=pl.String).alias("description"),
         )
     )
+    with_customer = kept.filter(pl.col("customer_id").is_not_null())
     countries = (
-        kept.filter(pl.col("country").is_not_null())
+        with_customer.filter(pl.col("country").is_not_null())
         .group_by("customer_id", "country")
         .agg(pl.len().alias("__n"), pl.col(LINE_COLUMN).min().alias("__first"))
         .sort(["customer_id", "__n", "__first"], descending=[False, True, False])
@@ -404,7 +426,7 @@ def load_retail_file(path: Path, *, progress: ProgressFn) -> RawSource:
         .agg(pl.col("country").first())
     )
     customers = (
-        kept.group_by("customer_id")
+        with_customer.group_by("customer_id")
         .agg(pl.col(LINE_COLUMN).min())
         .join(countries, on="customer_id", how="left")
         .sort(LINE_COLUMN)
@@ -413,12 +435,17 @@ def load_retail_file(path: Path, *, progress: ProgressFn) -> RawSource:
     origin = path.name
     progress(f"{path.name} read", 1.0)
     n_cancel = orders.filter(pl.col("status") == "cancelled").height
-    n_return = orders.filter(pl.col("status") == "returned").height
+    n_guest = orders.filter(pl.col("customer_id").is_null()).height
+    n_charge = items.filter(pl.col("kind") == "charge").height
+    shape = "transactions" if plain else "invoice lines"
     notes.append(
-        f"{origin}: {lines.height:,} invoice lines → {orders.height:,} orders "
-        f"({n_cancel:,} cancelled, {n_return:,} returned), {products.height:,} products, "
-        f"{customers.height:,} customers; categories derived from descriptions by keyword"
+        f"{origin}: {kept.height + rejected.height:,} {shape} → {orders.height:,} orders "
+        f"({n_cancel:,} cancelled, {n_guest:,} guest orders without a customer id), {n_charge:,} charge lines "
+        f"(postage, fees, manual entries), {products.height:,} products, {customers.height:,} customers"
+        + ("; categories derived from descriptions by keyword" if products.height else "")
     )
+    if plain:
+        notes.append(f"{origin}: no order id column, so each row is one order")
     return RawSource(
         kind="retail",
         description=f"retail file {path}",
@@ -433,6 +460,20 @@ def load_retail_file(path: Path, *, progress: ProgressFn) -> RawSource:
     )
 
 
+def _money(quantity: pl.Series, price: pl.Series, amount: pl.Series, raw_quantity: pl.Series) -> list[pl.Series]:
+    """quantity and unit_price of each line. With a unit price column, as read; with only an
+    amount (the line's total), unit price = amount / quantity, or the amount itself with
+    quantity 1 when the file has no quantity (so quantity × unit price is the amount)."""
+    no_quantity = raw_quantity.is_null().all()
+    q = pl.Series("quantity", [1] * len(quantity), dtype=pl.Int64) if no_quantity else quantity.alias("quantity")
+    derived = pl.select(
+        pl.when(price.is_not_null()).then(price)
+        .when(q.is_not_null() & (q != 0)).then(amount / q)
+        .otherwise(amount)
+    ).to_series()
+    return [q, derived.alias("unit_price")]
+
+
 def _text(s: pl.Series) -> pl.Series:
     t = s.cast(pl.String, strict=False).str.strip_chars()
     return pl.select(pl.when(t.str.len_chars() == 0).then(None).otherwise(t)).to_series().alias(s.name)
@@ -444,7 +485,7 @@ def _rejects_frame(rejected: pl.DataFrame, reason_column: dict[str, str], header
     header = column.replace_strict(headers, default=column)
     value = pl.coalesce(
         *[pl.when(column == c).then(pl.col(f"__raw_{c}")) for c in
-          ("invoice", "stock_code", "quantity", "unit_price", "invoice_date", "customer_id")]
+          ("invoice", "stock_code", "quantity", "unit_price", "amount", "invoice_date", "customer_id")]
     )
     return rejected.select(
         pl.lit("order_items").alias("table"),
@@ -453,4 +494,6 @@ def _rejects_frame(rejected: pl.DataFrame, reason_column: dict[str, str], header
         header.alias("column"),
         value.cast(pl.String).alias("value"),
         pl.col("__reason").alias("reason"),
+        # the line's quantity × price where both were read, for the reconciliation's total
+        (pl.col("quantity").cast(pl.Float64) * pl.col("unit_price")).alias("amount"),
     )
