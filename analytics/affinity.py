@@ -55,11 +55,12 @@ def _facts_sql(item: str, *, basis: str, measure: str, where: str = "") -> str:
     """customer_id, item (one or more select expressions), amount (spend, units or events) as
     SQL over completed orders or events."""
     if basis == "purchases":
-        amount = "sum(i.quantity * i.unit_price)" if measure == "spend" else "sum(i.quantity)"
+        # product lines of purchases with a customer (see .purchases): charges are no items
+        amount = "sum(i.value)" if measure == "spend" else "sum(i.quantity)"
         return f"""
-            SELECT o.customer_id, {item} AS item, {amount}::DOUBLE AS amount
-            FROM orders o JOIN order_items i USING (order_id) JOIN products p USING (product_id)
-            WHERE o.status = 'completed' AND i.unit_price > 0 {where}
+            SELECT i.customer_id, {item} AS item, {amount}::DOUBLE AS amount
+            FROM item_lines i JOIN products p USING (product_id)
+            WHERE i.customer_id IS NOT NULL {where}
             GROUP BY ALL
         """
     etype = "view" if basis == "views" else "add_to_cart"
@@ -264,7 +265,7 @@ def pair_rules(
     if customers is not None:
         ids = customers if isinstance(customers, pl.Series) else customers.get_column("customer_id")
         _register(ws, "_subset", pl.DataFrame({"customer_id": ids.cast(pl.String)}))
-        subset = "AND o.customer_id IN (SELECT customer_id FROM _subset)"
+        subset = "WHERE customer_id IN (SELECT customer_id FROM _subset)"
     params: list[object] = [min_support]
     where_ante = ""
     if antecedent is not None:
@@ -273,11 +274,13 @@ def pair_rules(
     out = ws.sql(
         f"""
         WITH baskets AS (
-            SELECT DISTINCT o.order_id AS basket, {item} AS item
-            FROM orders o JOIN order_items i USING (order_id) {join_products}
-            WHERE o.status = 'completed' {subset}
+            -- every purchase is a basket (guest orders too); its product lines are the items
+            SELECT DISTINCT i.order_id AS basket, {item} AS item
+            FROM item_lines i {join_products}
+            {subset}
         ),
-        n AS (SELECT count(DISTINCT basket)::DOUBLE AS n FROM baskets),
+        -- support counts every purchase, also those whose lines are all charges
+        n AS (SELECT count(*)::DOUBLE AS n FROM purchases {subset}),
         singles AS (
             SELECT item, count(*) AS cnt FROM baskets GROUP BY item
         ),

@@ -115,11 +115,8 @@ def cohorts(
     diff = _period_diff(period, "c.cohort", f"date_trunc('{period}', b.ts)::DATE")
     out = ws.sql(
         f"""
-        WITH buys AS (
-            SELECT o.customer_id, o.ts, coalesce(sum(i.quantity * i.unit_price), 0)::DOUBLE AS revenue
-            FROM orders o LEFT JOIN order_items i USING (order_id)
-            WHERE o.status = 'completed'
-            GROUP BY o.order_id, o.customer_id, o.ts
+        WITH buys AS (  -- purchases with a customer (see .purchases)
+            SELECT customer_id, ts, value AS revenue FROM purchases WHERE customer_id IS NOT NULL
         ),
         coh AS MATERIALIZED ({cohort_sql}),
         sizes AS (SELECT cohort, count(*) AS size FROM coh GROUP BY cohort),
@@ -128,7 +125,7 @@ def cohorts(
             FROM buys b JOIN coh c USING (customer_id)
             WHERE {diff} >= 0
         ),
-        last_period AS (SELECT date_trunc('{period}', max(ts))::DATE AS p FROM orders),
+        last_period AS (SELECT date_trunc('{period}', max(ts))::DATE AS p FROM purchases),
         grid AS (
             SELECT s.cohort, s.size, unnest(range(0, {_period_diff(period, 's.cohort', 'l.p')} + 1)) AS period
             FROM sizes s CROSS JOIN last_period l

@@ -10,8 +10,9 @@ The queries behind the Segments screen's drill-down, usable from a notebook:
 * :func:`compare_segments` — every feature of two segments side by side, with the gap in
   standard deviations of everyone segmented so the differences that matter stand out.
 
-Counts of purchases follow :mod:`.rfm`: completed orders, lines with a positive price and
-quantity; the order timeline still lists cancelled and returned orders (with their status).
+Purchases follow :mod:`.purchases` (completed orders' sold lines, charges in the value, never
+in the categories); the order timeline still lists cancelled and returned orders (with their
+status).
 """
 
 from __future__ import annotations
@@ -132,7 +133,8 @@ def customer_detail(
         """
         SELECT o.order_id, o.ts, o.status, o.channel,
                coalesce(sum(i.quantity), 0)::BIGINT AS items,
-               coalesce(sum(i.quantity * i.unit_price) FILTER (WHERE i.unit_price > 0 AND i.quantity > 0), 0)::DOUBLE
+               -- a purchase's value by the purchase rules: sold lines (q > 0, price ≥ 0), charges included
+               coalesce(sum(i.quantity * i.unit_price) FILTER (WHERE i.unit_price >= 0 AND i.quantity > 0), 0)::DOUBLE
                    AS value,
                string_agg(DISTINCT coalesce(p.category, 'Unknown'), ', ' ORDER BY coalesce(p.category, 'Unknown'))
                    AS categories
@@ -158,10 +160,10 @@ def customer_detail(
         raise ShopperError(f"Customer {customer_id!r} is not in this workspace.")
     categories = ws.sql(
         """
-        SELECT coalesce(p.category, 'Unknown') AS category, count(DISTINCT o.order_id)::BIGINT AS orders,
+        SELECT coalesce(p.category, 'Unknown') AS category, count(DISTINCT i.order_id)::BIGINT AS orders,
                sum(i.quantity)::BIGINT AS units, sum(i.quantity * i.unit_price)::DOUBLE AS spend
-        FROM orders o JOIN order_items i USING (order_id) LEFT JOIN products p USING (product_id)
-        WHERE o.customer_id = $cid AND o.status = 'completed' AND i.unit_price > 0 AND i.quantity > 0
+        FROM item_lines i LEFT JOIN products p USING (product_id)
+        WHERE i.customer_id = $cid
         GROUP BY 1
         """,
         cid,

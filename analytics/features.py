@@ -79,10 +79,8 @@ FLAGS: tuple[str, ...] = ("has_purchase", "has_events")
 TOP_CATEGORIES = 12
 TOP_DEVICES = 5
 
-_PURCHASE_FILTER = (
-    "o.status = 'completed' AND o.customer_id IS NOT NULL AND i.unit_price > 0 AND i.quantity > 0 "
-    "AND o.ts < $end + INTERVAL 1 DAY"
-)
+#: Purchases (and their lines) of customers up to the reference day; see :mod:`.purchases`.
+_PURCHASE_FILTER = "customer_id IS NOT NULL AND ts < $end + INTERVAL 1 DAY"
 
 
 def reference_date(ws: Workspace, observation_end: date | datetime | str | None = None) -> datetime:
@@ -99,9 +97,7 @@ def reference_date(ws: Workspace, observation_end: date | datetime | str | None 
     row = ws.sql(
         """
         SELECT greatest(
-            (SELECT max(o.ts) FROM orders o JOIN order_items i USING (order_id)
-             WHERE o.status = 'completed' AND o.customer_id IS NOT NULL
-               AND i.unit_price > 0 AND i.quantity > 0),
+            (SELECT max(ts) FROM purchases WHERE customer_id IS NOT NULL),
             (SELECT max(ts) FROM events)) AS latest
         """
     ).item()
@@ -163,10 +159,7 @@ def customer_features(
     base = ws.sql(
         f"""
         WITH buys AS (
-            SELECT o.customer_id, o.order_id, o.ts, sum(i.quantity * i.unit_price) AS value
-            FROM orders o JOIN order_items i USING (order_id)
-            WHERE {_PURCHASE_FILTER}
-            GROUP BY ALL
+            SELECT customer_id, order_id, ts, value FROM purchases WHERE {_PURCHASE_FILTER}
         ), per AS (
             SELECT customer_id,
                    date_diff('day', max(ts)::DATE, $end::DATE)::DOUBLE AS recency_days,
@@ -222,9 +215,13 @@ def _shares(long: pl.DataFrame, weight: str, keys: list[str], other: str, prefix
         long.with_columns(key=pl.when(pl.col("key").is_in(keys)).then(pl.col("key")).otherwise(pl.lit(other)))
         .group_by("customer_id", "key")
         .agg(pl.col(weight).sum())
-        .with_columns(share=pl.col(weight) / pl.col(weight).sum().over("customer_id"))
+        # a customer whose purchases were all zero-priced has no spend to share out: 0, not 0/0 = NaN
+        .with_columns(share=pl.when(pl.col(weight).sum().over("customer_id") > 0)
+                      .then(pl.col(weight) / pl.col(weight).sum().over("customer_id")).otherwise(0.0))
     )
-    used = keys + ([other] if pooled["key"].is_in([other]).any() else [])
+    # a real category may carry the pool's name (the retail loader's "Other"): it then is the
+    # pool's column, listed once (a second one was a DuplicateError on real exports)
+    used = keys + ([other] if other not in keys and pooled["key"].is_in([other]).any() else [])
     return _pivot(pooled.select("customer_id", "key", "share"), prefix, used)
 
 
@@ -287,9 +284,9 @@ def _behaviour(ws: Workspace, p: dict[str, object]) -> pl.DataFrame:
         """,
         p,
     )
+    # product lines only: a charge (postage, fees) has no category and no reference price
     lines = f"""
-        SELECT o.customer_id, i.product_id, i.quantity, i.unit_price, i.quantity * i.unit_price AS value
-        FROM orders o JOIN order_items i USING (order_id) WHERE {_PURCHASE_FILTER}
+        SELECT customer_id, product_id, quantity, unit_price, value FROM item_lines WHERE {_PURCHASE_FILTER}
     """
     buys = ws.sql(
         f"""
@@ -311,7 +308,7 @@ def _behaviour(ws: Workspace, p: dict[str, object]) -> pl.DataFrame:
             SELECT pr.product_id, coalesce(pr.category, 'Unknown') AS category,
                    coalesce(pr.price, m.med) AS ref_price
             FROM products pr LEFT JOIN (
-                SELECT product_id, median(unit_price) AS med FROM order_items
+                SELECT product_id, median(unit_price) AS med FROM item_lines
                 WHERE unit_price > 0 GROUP BY product_id) m USING (product_id)
         ), band AS (
             SELECT product_id, ref_price,

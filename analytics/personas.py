@@ -246,11 +246,9 @@ def _category_index(result: SegmentationResult, ws: Workspace) -> pl.DataFrame:
     """segment_id, category, share (of the segment's spend), index (share ÷ everyone's share)."""
     spend = ws.sql(
         """
-        SELECT o.customer_id, coalesce(p.category, 'Unknown') AS category,
-               sum(i.quantity * i.unit_price)::DOUBLE AS spend
-        FROM orders o JOIN order_items i USING (order_id) LEFT JOIN products p USING (product_id)
-        WHERE o.status = 'completed' AND o.customer_id IS NOT NULL AND i.unit_price > 0 AND i.quantity > 0
-          AND o.ts < $end + INTERVAL 1 DAY
+        SELECT i.customer_id, coalesce(p.category, 'Unknown') AS category, sum(i.value)::DOUBLE AS spend
+        FROM item_lines i LEFT JOIN products p USING (product_id)
+        WHERE i.customer_id IS NOT NULL AND i.ts < $end + INTERVAL 1 DAY
         GROUP BY 1, 2
         """,
         {"end": result.model.observation_end},

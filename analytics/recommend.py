@@ -116,9 +116,9 @@ class RecParams:
 
 _ROWS_SQL = """
     WITH raw AS (
-        SELECT o.customer_id, i.product_id, o.ts, 'purchase' AS kind
-        FROM orders o JOIN order_items i USING (order_id)
-        WHERE o.status = 'completed' AND i.quantity > 0 AND o.customer_id IS NOT NULL
+        SELECT i.customer_id, i.product_id, i.ts, 'purchase' AS kind
+        FROM item_lines i
+        WHERE i.customer_id IS NOT NULL
         UNION ALL
         SELECT e.customer_id, e.product_id, e.ts, e.event_type AS kind
         FROM events e
@@ -187,11 +187,10 @@ def aggregate_interactions(rows: pl.DataFrame) -> pl.DataFrame:
 
 
 def baskets(ws: Workspace) -> pl.DataFrame:
-    """basket (order_id), product_id: the products of each completed order, once each."""
+    """basket (order_id), product_id: the products of each purchase (guest orders too), once each."""
     return ws.sql("""
-        SELECT DISTINCT o.order_id AS basket, i.product_id
-        FROM orders o JOIN order_items i USING (order_id) SEMI JOIN products p USING (product_id)
-        WHERE o.status = 'completed' AND i.quantity > 0 AND o.customer_id IS NOT NULL
+        SELECT DISTINCT i.order_id AS basket, i.product_id
+        FROM item_lines i SEMI JOIN products p USING (product_id)
     """)
 
 

@@ -1,11 +1,11 @@
 """Recency / frequency / monetary per customer, in the two definitions analysts use.
 
-**What counts as a purchase** (both definitions): an order with ``status = 'completed'``
-and a customer id, valued at Σ quantity × unit_price over its lines with
-``unit_price > 0`` and ``quantity > 0``. Cancelled and returned orders (in retail exports:
-invoices starting with 'C' or with negative quantities, mapped to those statuses on import),
-zero- or negative-price lines, negative-quantity lines and guest orders (no customer) are
-left out; an order none of whose lines survive is not a purchase. Customers on file without
+**What counts as a purchase** (both definitions): a row of the workspace's ``purchases``
+view with a customer id — a completed order with at least one sold line (quantity > 0, unit
+price ≥ 0, zero-priced lines included), valued at Σ quantity × unit price over its sold lines,
+products and charges alike (the rules are in :mod:`.purchases`). Cancelled and returned
+orders, adjustments (quantity ≤ 0 or a negative price) and guest orders (no customer) are
+left out; an order none of whose lines is sold is not a purchase. Customers on file without
 a completed purchase do **not** appear in either RFM frame (they have no age and no last
 purchase); :mod:`.features` gives them explicit fill values and a ``has_purchase`` flag.
 
@@ -62,11 +62,7 @@ _FREQ: dict[str, tuple[str, float]] = {
 }
 
 PURCHASES_SQL = """
-SELECT o.order_id, o.customer_id, o.ts, sum(i.quantity * i.unit_price)::DOUBLE AS value
-FROM orders o JOIN order_items i USING (order_id)
-WHERE o.status = 'completed' AND o.customer_id IS NOT NULL
-  AND i.unit_price > 0 AND i.quantity > 0
-GROUP BY o.order_id, o.customer_id, o.ts
+SELECT order_id, customer_id, ts, value FROM purchases WHERE customer_id IS NOT NULL
 """
 
 _PURCHASE_SCHEMA = {"order_id": pl.String(), "customer_id": pl.String(), "ts": pl.Datetime("us"), "value": pl.Float64()}
@@ -227,11 +223,8 @@ def _lifetimes_in_sql(ws: Workspace, *, end: datetime | None, freq: str) -> pl.D
     out = ws.sql(
         f"""
         WITH periods AS (
-            SELECT o.customer_id, date_trunc('{trunc}', o.ts)::TIMESTAMP AS period,
-                   sum(i.quantity * i.unit_price)::DOUBLE AS value
-            FROM orders o JOIN order_items i USING (order_id)
-            WHERE o.status = 'completed' AND o.customer_id IS NOT NULL
-              AND i.unit_price > 0 AND i.quantity > 0
+            SELECT customer_id, date_trunc('{trunc}', ts)::TIMESTAMP AS period, sum(value)::DOUBLE AS value
+            FROM purchases WHERE customer_id IS NOT NULL
             GROUP BY 1, 2
         ),
         customers AS (

@@ -63,6 +63,7 @@ from .features import (
     reference_date,
 )
 from .personas import describe_segments
+from .purchases import guest_share
 from .rfm import RFM_GRID, RFM_GRID_NAMES
 
 if TYPE_CHECKING:
@@ -306,6 +307,9 @@ def segment(
         who = "without a completed purchase" if features == "rfm" else "with no completed purchase and no events"
         many = left_out != 1
         notes.append(f"{left_out:,} customer{'s' if many else ''} on file {who} {'are' if many else 'is'} not segmented.")
+    guests = guest_share(ws).note()
+    if guests:
+        notes.append(guests[0].upper() + guests[1:] + ".")
     non_buyers = int((frame["has_purchase"] == 0).sum())
     if non_buyers:
         many = non_buyers != 1

@@ -21,14 +21,18 @@ from shopper_tui.analytics.workspace import import_source, open_workspace
 
 D = datetime
 
-# Hand-worked shop. Values per order = Σ quantity × unit_price over lines with price > 0.
+# Hand-worked shop, under the purchase rules (analytics/purchases.py): a purchase's value is
+# Σ quantity × unit_price over its sold lines (quantity > 0, price ≥ 0), charges included.
 #   C1: Jan 1 10:00 (2×10) + Jan 1 15:00 (1×20) → one day worth 40; Jan 11 10 (+ a zero-price
-#       line, ignored); Jan 21 60; Jan 25 cancelled 50 (ignored)
-#   C2: one order, Jan 15, 10
+#       line, worth 0); Jan 21 60 (+ a line of quantity −1: an adjustment, not sold);
+#       Jan 25 cancelled 50 (ignored)
+#   C2: one order, Jan 15, 10 + 5 postage (a charge: in the value) = 15
 #   C3: Jan 5 40; Jan 30 returned (ignored); Jan 31 12.5
-#   C4: Jan 10 only a zero-price line (not a purchase); Jan 20 two orders 20 + 10 (one day, 30)
+#   C4: Jan 10 only a zero-price line (a purchase worth 0); Jan 20 two orders 20 + 10 (one day, 30)
 #   C5: Jan 2 40; Feb 1 08:00 20  ← latest purchase: observation end = 2024-02-01
 #   C6: only a cancelled order → no purchase, absent from both RFM frames
+#   O17: a guest order (no customer) on Mar 5 → a purchase, but in no customer's RFM and not
+#        moving the observation end
 ORDERS = [
     ("O1", "C1", D(2024, 1, 1, 10), "completed"),
     ("O2", "C1", D(2024, 1, 1, 15), "completed"),
@@ -46,13 +50,14 @@ ORDERS = [
     ("O14", "C5", D(2024, 2, 1, 8), "completed"),
     ("O15", "C6", D(2024, 1, 3, 9), "cancelled"),
     ("O16", "C6", D(2024, 3, 3, 9), "returned"),  # later than every purchase: must not move the end
+    ("O17", None, D(2024, 3, 5, 9), "completed"),  # a guest order
 ]
 ITEMS = [
     ("O1", "P1", 2, 10.0), ("O2", "P2", 1, 20.0), ("O3", "P1", 1, 10.0), ("O3", "P2", 1, 0.0),
     ("O4", "P2", 3, 20.0), ("O5", "P1", 5, 10.0), ("O6", "P1", 1, 10.0), ("O7", "P2", 2, 20.0),
     ("O8", "P2", 1, 20.0), ("O9", "P1", 1, 12.5), ("O10", "P1", 1, 0.0), ("O11", "P2", 1, 20.0),
     ("O12", "P1", 1, 10.0), ("O13", "P1", 4, 10.0), ("O14", "P2", 1, 20.0), ("O15", "P1", 1, 10.0),
-    ("O16", "P2", 9, 20.0),
+    ("O16", "P2", 9, 20.0), ("O4", "P1", -1, 20.0), ("O6", "POST", 1, 5.0), ("O17", "P1", 1, 10.0),
 ]
 
 #: customer_id, frequency, recency, T, monetary_value — worked out by hand (end = Feb 1).
@@ -60,16 +65,16 @@ EXPECTED_LIFETIMES = [
     ("C1", 2.0, 20.0, 31.0, 35.0),  # days Jan 1 / 11 / 21; repeat days 10 and 60 → mean 35
     ("C2", 0.0, 0.0, 17.0, 0.0),
     ("C3", 1.0, 26.0, 27.0, 12.5),
-    ("C4", 0.0, 0.0, 12.0, 0.0),  # two orders on one day = one period; Jan 10 was not a purchase
+    ("C4", 1.0, 10.0, 22.0, 30.0),  # Jan 10 (worth 0) and Jan 20 (two orders on one day = one period)
     ("C5", 1.0, 30.0, 30.0, 20.0),
 ]
 #: customer_id, recency_days, orders, spend, R, F, M, grid name. Scores = 1 + (number of
-#: customers strictly worse) with 5 customers; the three customers with 2 orders tie at F = 2.
+#: customers strictly worse) with 5 customers; the two customers with 2 orders tie at F = 2.
 EXPECTED_MARKETING = [
     ("C1", 11, 4, 110.0, 3, 5, 5, "Loyal"),
-    ("C2", 17, 1, 10.0, 1, 1, 1, "Lost"),
+    ("C2", 17, 1, 15.0, 1, 1, 1, "Lost"),
     ("C3", 1, 2, 52.5, 4, 2, 3, "Potential loyalists"),
-    ("C4", 12, 2, 30.0, 2, 2, 2, "Hibernating"),
+    ("C4", 12, 3, 30.0, 2, 4, 2, "At risk"),
     ("C5", 0, 2, 60.0, 5, 2, 4, "Potential loyalists"),
 ]
 
@@ -115,7 +120,7 @@ def test_marketing_definition_hand_worked(shop_ws) -> None:
     got = rfm_marketing(shop_ws).select(
         "customer_id", "recency_days", "orders", "spend", "r_score", "f_score", "m_score", "segment")
     assert got.rows() == EXPECTED_MARKETING
-    assert rfm_marketing(shop_ws)["rfm_cell"].to_list() == ["355", "111", "423", "222", "524"]
+    assert rfm_marketing(shop_ws)["rfm_cell"].to_list() == ["355", "111", "423", "242", "524"]
 
 
 def test_hand_worked_equals_lifetimes(shop_ws) -> None:
@@ -130,9 +135,14 @@ def test_hand_worked_equals_lifetimes(shop_ws) -> None:
 
 def test_exclusions(shop_ws) -> None:
     bought = set(purchases(shop_ws)["order_id"])
-    # cancelled (O5, O15), returned (O8, O16) and a zero-price-only order (O10) are not purchases
-    assert bought == {"O1", "O2", "O3", "O4", "O6", "O7", "O9", "O11", "O12", "O13", "O14"}
+    # cancelled (O5, O15) and returned (O8, O16) orders are not purchases; a zero-price-only order
+    # (O10) is; the guest order O17 is a purchase but no customer's
+    assert bought == {"O1", "O2", "O3", "O4", "O6", "O7", "O9", "O10", "O11", "O12", "O13", "O14"}
     assert purchases(shop_ws).filter(pl.col("order_id") == "O3")["value"].item() == 10.0
+    assert purchases(shop_ws).filter(pl.col("order_id") == "O4")["value"].item() == 60.0  # adjustment left out
+    assert purchases(shop_ws).filter(pl.col("order_id") == "O6")["value"].item() == 15.0  # postage counted
+    everything = shop_ws.sql("SELECT order_id, customer_id, value FROM purchases ORDER BY order_id")
+    assert everything.filter(pl.col("customer_id").is_null()).rows() == [("O17", None, 10.0)]
     assert "C6" not in rfm_lifetimes(shop_ws)["customer_id"].to_list()
     assert "C6" not in rfm_marketing(shop_ws)["customer_id"].to_list()
 
@@ -152,7 +162,7 @@ def test_observation_end_truncates_and_floors(shop_ws) -> None:
         ("C1", 1.0, 10.0, 19.0, 10.0),
         ("C2", 0.0, 0.0, 5.0, 0.0),
         ("C3", 0.0, 0.0, 15.0, 0.0),
-        ("C4", 0.0, 0.0, 0.0, 0.0),  # Jan 20 purchases at 08:00 and 20:00 count: same period as the end
+        ("C4", 1.0, 10.0, 10.0, 30.0),  # Jan 20 purchases at 08:00 and 20:00 count: same period as the end
         ("C5", 0.0, 0.0, 18.0, 0.0),
     ]
 

@@ -12,7 +12,7 @@ For collections too big to copy, :func:`aggregate_mongo` runs three pipelines
   :meth:`Aggregates.rfm_marketing` give the frames of :func:`..rfm.rfm_lifetimes` and
   :func:`..rfm.rfm_marketing`.
 * ``category_spend`` — customer_id, category, lines, units, spend from completed orders'
-  lines with ``unit_price > 0``: the purchase facts of segment × category affinity
+  product lines (sold, not charges): the purchase facts of segment × category affinity
   (:meth:`Aggregates.segment_affinity` = :func:`..affinity.segment_affinity` with
   ``by="category", basis="purchases"``).
 * ``funnel_sessions`` — one row per combination of funnel steps a session did (a flag per
@@ -23,7 +23,9 @@ For collections too big to copy, :func:`aggregate_mongo` runs three pipelines
 **Same rules as the import.** A purchase is a document of the transactions collection whose
 status maps to "completed" with the validator's synonyms (case and spaces ignored), with a
 customer id and a timestamp (a BSON date, or text the server's ``$convert`` reads as a date),
-valued at Σ quantity × unit_price over its lines with both > 0 (numbers, or numeric text).
+valued at Σ quantity × unit_price over its sold lines (quantity > 0, price ≥ 0; numbers, or
+numeric text), charges included; category spend leaves the charge codes out (see
+:mod:`..purchases`). Pushdown needs a customer id, so guest orders are not in its aggregates.
 Field names follow the loader's synonyms (``user_id`` → customer_id, ``timestamp`` → ts, …,
 first one holding a value wins); line items come from the embedded array the loader would
 unwind, or from an ``order_items`` collection joined with ``$lookup``. Customer ids are
@@ -52,6 +54,7 @@ import polars as pl
 
 from ..errors import ShopperError
 from ..parsing import to_id_strings
+from ..purchases import charge_pattern
 from ..rfm import quintile_scores, rfm_grid_expr, rfm_lifetimes
 from ..schema import EVENT_TYPES
 from ..validate import _EVENT_SYNONYMS, _STATUS_SYNONYMS
@@ -173,7 +176,8 @@ def _order_prefix(loader: _Loader, name: str) -> tuple[list[dict], str]:
     stages += [
         {"$match": {"t": {"$ne": None}}},
         {"$project": line},
-        {"$match": {"$expr": {"$and": [_positive("$q"), _positive("$u")]}}},
+        # a sold line (the purchase rules of ..purchases): quantity > 0 and price ≥ 0
+        {"$match": {"$expr": {"$and": [_positive("$q"), {"$ne": ["$u", None]}, {"$gte": ["$u", 0]}]}}},
     ]
     return stages, where
 
@@ -198,6 +202,9 @@ def _purchase_days_pipeline(prefix: list[dict]) -> list[dict]:
 def _category_pipeline(prefix: list[dict], products: str | None, key: str | None) -> list[dict]:
     per_product = {"$group": {"_id": {"c": "$c", "p": "$p"}, "lines": {"$sum": 1}, "units": {"$sum": "$q"},
                               "spend": {"$sum": {"$multiply": ["$q", "$u"]}}}}
+    # charges (postage, fees) are no items: they never count towards a category
+    prefix = [*prefix, {"$match": {"$expr": {"$not": [{"$regexMatch": {
+        "input": {"$toUpper": {"$toString": {"$ifNull": ["$p", ""]}}}, "regex": charge_pattern()}}]}}}]
     if products is None:
         return [*prefix, per_product,
                 {"$group": {"_id": {"c": "$_id.c", "k": None, "bad": True},
