@@ -206,8 +206,15 @@ class DataScreen(ShopperScreen):
         progress("counting rows", None)
         facts = workspace_facts(workspace, data_dir=self.app.settings.data_dir)  # type: ignore[attr-defined]
         summary = table_summary(workspace)
+        progress("reconciling order lines", None)
+        lines = workspace.report.lines()
+        if workspace.has_rows("order_items"):
+            from shopper_tui.analytics.purchases import reconcile
+
+            lines = ["Every order line read, by what the purchase rules made of it:", *reconcile(workspace).lines(),
+                     "", *lines]
         progress("reading rejected rows", None)
-        return DataOverview(facts, summary, workspace.report.lines(), workspace.rejects())
+        return DataOverview(facts, summary, lines, workspace.rejects())
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="preview")
     def load_preview(self, workspace: Workspace, table: str) -> tuple[str, pl.DataFrame]:

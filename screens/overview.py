@@ -55,6 +55,17 @@ def _money(value: float) -> str:
     return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:,.2f}"
 
 
+def _reconciliation_text(k: Kpis) -> str:
+    """Revenue's parts and every order line read, as the analyst reconciles them with the books."""
+    rec = {r["kind"]: r for r in k.reconciliation.rows.iter_rows(named=True)}
+    parts = " · ".join(f"{kind} {r['lines']:,} ({r['value']:,.2f})" for kind, r in rec.items() if r["lines"])
+    head = (f"Revenue {k.revenue:,.2f} = products {k.revenue - k.charge_revenue:,.2f} + charges "
+            f"{k.charge_revenue:,.2f}; guests {k.guest_revenue:,.2f}; net of adjustments and credits "
+            f"{k.net_revenue:,.2f}")
+    return (f"{head}\nLines read {k.reconciliation.lines_read:,}, Σ quantity × price "
+            f"{k.reconciliation.value_read:,.2f}: {parts or 'none'}")
+
+
 class OverviewScreen(ShopperScreen):
     """Headline numbers of the open workspace."""
 
@@ -108,8 +119,8 @@ class OverviewScreen(ShopperScreen):
 
         card("customers", f"{k.customers:,}", "on file")
         card("buyers", f"{k.buyers:,}", f"{k.buyers / k.customers:.0%} have bought" if k.customers else "")
-        card("orders", f"{k.orders:,}", "completed")
-        card("revenue", _money(k.revenue), "completed only")
+        card("orders", f"{k.orders:,}", f"{k.guest_orders:,} by guests" if k.guest_orders else "purchases")
+        card("revenue", _money(k.revenue), f"net {_money(k.net_revenue)}")
         card("aov", _money(k.average_order_value), "revenue/orders")
         card("repeat", f"{k.repeat_purchase_rate:.1%}", "bought 2+ times")
         card("lost", f"{k.cancelled_orders:,} / {k.returned_orders:,}", "not in revenue")
@@ -125,7 +136,7 @@ class OverviewScreen(ShopperScreen):
         present = []
         present.append(f"sessions {k.sessions:,}" if "events" in data.present else "sessions —")
         present.append(f"reviews {k.reviews:,}" if "reviews" in data.present else "reviews —")
-        lines = ["Data present: " + " · ".join(present) + " · 9: every table"]
+        lines = [_reconciliation_text(k), "Data present: " + " · ".join(present) + " · 9: every table"]
         lines += [hint for table, hint in _MISSING_HINTS.items() if table not in data.present]
         self.query_one("#presence", Static).update("\n".join(lines))
 

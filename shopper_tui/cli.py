@@ -139,6 +139,7 @@ def _cmd_import(args: argparse.Namespace) -> int:
         name=args.import_name,
         force=args.force,
         collections=collections or None,
+        charge_codes=settings.charge_codes,
         progress=_progress_printer(sys.stderr.isatty()),
     )
     if result.offline:
@@ -150,6 +151,15 @@ def _cmd_import(args: argparse.Namespace) -> int:
         print(line)
     print()
     print("rows per table: " + ", ".join(f"{t} {n:,}" for t, n in result.row_counts.items()))
+    if result.row_counts.get("order_items"):
+        from .analytics.purchases import reconcile
+        from .analytics.workspace import open_workspace
+
+        with open_workspace(result.path) as ws:
+            rec = reconcile(ws)
+        print()
+        for line in rec.lines():
+            print(line)
     return 0
 
 

@@ -287,3 +287,20 @@ def test_bad_order_date_and_amount_are_rejected(tmp_path: Path) -> None:
 def test_missing_header_is_an_error(export: pl.DataFrame) -> None:
     with pytest.raises(ShopperError, match="Lineitem price"):
         load_shopify_frame(export.drop("Lineitem price"), origin="orders_export.csv")
+
+
+def test_imports_by_header_alone_and_the_overview_reconciles(tmp_path: Path) -> None:
+    """The export given as a source: the retail loader recognises it, the Overview's revenue is
+    the gross, its net revenue the Totals, and the reconciliation adds up to the lines kept."""
+    from shopper_tui.analytics.overview import kpis
+    from shopper_tui.analytics.workspace import import_source, open_workspace
+
+    source = _write(tmp_path / "orders_export.csv", ROWS)
+    with open_workspace(import_source(source, data_dir=tmp_path / "data").path) as ws:
+        k = kpis(ws)
+    assert k.orders == 4 and k.guest_orders == 1  # #1003 refunded and #1004 voided are no purchases
+    assert round(k.revenue, 2) == 189.39 and round(k.guest_revenue, 2) == 25.44
+    assert round(k.net_revenue, 2) == round(57.75 + 36.45 + 25.44 + 66.0, 2)
+    rec = {r["kind"]: r["lines"] for r in k.reconciliation.rows.iter_rows(named=True)}
+    assert rec["adjustments"] == 1 and rec["rejected"] == 2
+    assert k.reconciliation.lines_read == 7 + 9 + 2
