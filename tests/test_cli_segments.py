@@ -83,3 +83,21 @@ def test_segments_json_and_per_customer_labels(sample_dir: Path, tmp_path: Path)
 def test_segments_rejects_k_for_the_grid(sample_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(_args(sample_dir, "segments", "--method", "rfm", "--k", "3")) == 2
     assert "--k applies to kmeans and gmm" in capsys.readouterr().err
+
+
+def test_every_command_defaults_to_the_apps_segmentation() -> None:
+    """segments, affinity, cohorts --segment, reviews --by segment, funnel --by segment and
+    evaluate --segments name the same segments as the app unless told otherwise."""
+    import argparse
+
+    from shopper_tui.cli import build_parser
+    from shopper_tui.commands import DEFAULT_METHOD
+    from shopper_tui.models import SegmentChoice
+
+    assert DEFAULT_METHOD == SegmentChoice().method
+    parser = build_parser()
+    for argv in (["segments"], ["affinity"], ["crosssell"], ["cohorts"], ["reviews"], ["funnel"]):
+        assert parser.parse_args(argv).method == DEFAULT_METHOD, argv
+    for argv in (["evaluate"], ["recommend", "C1"]):
+        assert parser.parse_args(argv).segments == DEFAULT_METHOD, argv
+    assert isinstance(parser, argparse.ArgumentParser)

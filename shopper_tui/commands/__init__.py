@@ -23,10 +23,15 @@ if TYPE_CHECKING:
 
     from ..analytics.workspace import Workspace
 
-__all__ = ["COMMAND_MODULES", "register_all", "open_for", "emit", "add_format_options", "labels_for"]
+__all__ = ["DEFAULT_METHOD", "COMMAND_MODULES", "register_all", "open_for", "emit", "add_format_options", "labels_for"]
+
+#: The segmentation every command uses unless told otherwise: the app's default
+#: (``models.SegmentChoice().method``, checked by a test), so a segment named by one command is
+#: the same segment in the others and in the app.
+DEFAULT_METHOD = "kmeans"
 
 #: Modules (in this package) that register commands. Add one line per new module.
-COMMAND_MODULES: tuple[str, ...] = ("affinity", "recommend", "mongo", "funnels", "reviews", "segments")
+COMMAND_MODULES: tuple[str, ...] = ("overview", "affinity", "recommend", "mongo", "funnels", "reviews", "segments")
 
 
 def register_all(sub: argparse._SubParsersAction, common: Callable[[argparse.ArgumentParser], None]) -> None:
@@ -49,7 +54,7 @@ def open_for(args: argparse.Namespace) -> Workspace:
         data_dir=getattr(args, "data_dir", None), cache_dir=getattr(args, "cache_dir", None),
     )
     result = import_source(settings.source, data_dir=settings.data_dir, name=settings.name,
-                           collections=settings.collections or None)
+                           collections=settings.collections or None, charge_codes=settings.charge_codes)
     if result.offline:
         print(f"shopper-tui: {result.offline}", file=sys.stderr)
     return open_workspace(result.path)

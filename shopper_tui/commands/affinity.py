@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Callable
 
-from . import add_format_options, emit, labels_for, open_for
+from . import DEFAULT_METHOD, add_format_options, emit, labels_for, open_for
 
 __all__ = ["register"]
 
@@ -17,7 +17,7 @@ def register(sub: argparse._SubParsersAction, common: Callable[[argparse.Argumen
     p.add_argument("--metric", choices=("share", "index", "lift"), default="index",
                    help="share of the segment's spend, index vs all customers (100 = average), or lift")
     p.add_argument("--basis", choices=("purchases", "views", "carts"), default="purchases")
-    p.add_argument("--method", choices=("rfm", "kmeans", "hdbscan", "gmm"), default="rfm", help="segmentation")
+    p.add_argument("--method", choices=("rfm", "kmeans", "hdbscan", "gmm"), default=DEFAULT_METHOD, help="segmentation")
     add_format_options(p)
     common(p)
     p.set_defaults(handler=_affinity)
@@ -25,7 +25,7 @@ def register(sub: argparse._SubParsersAction, common: Callable[[argparse.Argumen
     p = sub.add_parser("crosssell", help="category→category or product→product rules (support, confidence, lift)")
     p.add_argument("--level", choices=("category", "product"), default="category")
     p.add_argument("--segment", help="only this segment's baskets (name or id, of --method)")
-    p.add_argument("--method", choices=("rfm", "kmeans", "hdbscan", "gmm"), default="rfm", help="segmentation")
+    p.add_argument("--method", choices=("rfm", "kmeans", "hdbscan", "gmm"), default=DEFAULT_METHOD, help="segmentation")
     p.add_argument("--min-support", type=float, default=None,
                    help="minimum pair support (default 0.01 for categories, 0.002 for products)")
     p.add_argument("--min-lift", type=float, default=None)

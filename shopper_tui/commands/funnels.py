@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
-from . import add_format_options, emit, labels_for, open_for
+from . import DEFAULT_METHOD, add_format_options, emit, labels_for, open_for
 
 __all__ = ["register", "parse_proportion", "parse_plan"]
 
@@ -23,7 +23,7 @@ def register(sub: argparse._SubParsersAction, common: Callable[[argparse.Argumen
     p.add_argument("--mode", choices=("ordered", "strict", "any"), default="ordered",
                    help="ordered: other events allowed between steps; strict: none; any: any order")
     p.add_argument("--experiment", help="with --by variant: only this experiment")
-    p.add_argument("--method", choices=_METHODS, default="rfm", help="segmentation used by --by segment")
+    p.add_argument("--method", choices=_METHODS, default=DEFAULT_METHOD, help="segmentation used by --by segment")
     add_format_options(p)
     common(p)
     p.set_defaults(handler=_funnel)
@@ -35,7 +35,7 @@ def register(sub: argparse._SubParsersAction, common: Callable[[argparse.Argumen
     p.add_argument("--mode", choices=("on", "on_or_after"), default="on",
                    help="active in period N, or in period N or later")
     p.add_argument("--segment", help="only this segment's customers (name or id, of --method)")
-    p.add_argument("--method", choices=_METHODS, default="rfm", help="segmentation used by --segment")
+    p.add_argument("--method", choices=_METHODS, default=DEFAULT_METHOD, help="segmentation used by --segment")
     add_format_options(p)
     common(p)
     p.set_defaults(handler=_cohorts)

@@ -7,7 +7,7 @@ import argparse
 import sys
 from collections.abc import Callable
 
-from . import open_for
+from . import DEFAULT_METHOD, open_for
 
 __all__ = ["register"]
 
@@ -19,7 +19,7 @@ def register(sub: argparse._SubParsersAction, common: Callable[[argparse.Argumen
     p.add_argument("--uri", help="mongodb://…/dbname to write to (default: env SHOPPER_TUI_MONGODB_URI)")
     p.add_argument("--collections", default="segments,user_features,recommendations",
                    help="which collections to write (default: all three)")
-    p.add_argument("--method", choices=_METHODS, default="kmeans", help="segmentation whose results are written")
+    p.add_argument("--method", choices=_METHODS, default=DEFAULT_METHOD, help="segmentation whose results are written")
     p.add_argument("--top-n", type=int, default=10, help="recommendations per customer (default 10)")
     p.add_argument("--run-id", help="id stamped on every document (default: time + random suffix)")
     p.add_argument("--keep-stale", action="store_true",

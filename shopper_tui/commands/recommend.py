@@ -8,7 +8,7 @@ import argparse
 import sys
 from collections.abc import Callable
 
-from . import add_format_options, emit, labels_for, open_for
+from . import DEFAULT_METHOD, add_format_options, emit, labels_for, open_for
 
 __all__ = ["register"]
 
@@ -22,8 +22,9 @@ def register(sub: argparse._SubParsersAction, common: Callable[[argparse.Argumen
     p.add_argument("--explain", action="store_true", help="add each product's reasons and signal shares")
     p.add_argument("--session", help="comma-separated product ids viewed in a live session (re-scores, no retraining)")
     p.add_argument("--include-purchased", action="store_true", help="also recommend products already bought")
-    p.add_argument("--segments", choices=_SEGMENTS, default="none",
-                   help="segmentation for the 'popular in your segment' signal (default none: overall popularity)")
+    p.add_argument("--segments", choices=_SEGMENTS, default=DEFAULT_METHOD,
+                   help="segmentation for the 'popular in your segment' signal (default: the app's, "
+                        f"{DEFAULT_METHOD}; none = overall popularity)")
     add_format_options(p)
     common(p)
     p.set_defaults(handler=_recommend)
@@ -33,8 +34,9 @@ def register(sub: argparse._SubParsersAction, common: Callable[[argparse.Argumen
     p.add_argument("--holdout", type=float, default=0.2,
                    help="fraction of each customer's latest interactions held out (default 0.2)")
     p.add_argument("--days", type=int, help="hold out the last N days instead of a fraction per customer")
-    p.add_argument("--segments", choices=_SEGMENTS, default="none",
-                   help="segmentation for the segment signal (labels come from the full history)")
+    p.add_argument("--segments", choices=_SEGMENTS, default=DEFAULT_METHOD,
+                   help="segmentation for the segment signal (labels come from the full history; default the "
+                        f"app's, {DEFAULT_METHOD}; none = overall popularity)")
     add_format_options(p)
     common(p)
     p.set_defaults(handler=_evaluate)

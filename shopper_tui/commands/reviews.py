@@ -7,7 +7,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from . import add_format_options, emit, labels_for, open_for
+from . import DEFAULT_METHOD, add_format_options, emit, labels_for, open_for
 
 __all__ = ["register"]
 
@@ -30,7 +30,7 @@ def register(sub: argparse._SubParsersAction, common: Callable[[argparse.Argumen
     p.add_argument("--product", help="only this product's reviews (product_id)")
     p.add_argument("--by", choices=("aspect", "topic", "segment"), default="aspect",
                    help="aspect table (default), LDA topics, or segment × aspect")
-    p.add_argument("--method", choices=("rfm", "kmeans", "hdbscan", "gmm"), default="rfm",
+    p.add_argument("--method", choices=("rfm", "kmeans", "hdbscan", "gmm"), default=DEFAULT_METHOD,
                    help="segmentation for --by segment")
     _model_options(p)
     add_format_options(p)

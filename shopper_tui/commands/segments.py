@@ -11,14 +11,14 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
-from . import add_format_options, emit, open_for
+from . import DEFAULT_METHOD, add_format_options, emit, open_for
 
 __all__ = ["register"]
 
 
 def register(sub: argparse._SubParsersAction, common: Callable[[argparse.ArgumentParser], None]) -> None:
     p = sub.add_parser("segments", help="segment customers (RFM grid, K-Means, HDBSCAN, GMM) with personas")
-    p.add_argument("--method", choices=("rfm", "kmeans", "hdbscan", "gmm"), default="kmeans")
+    p.add_argument("--method", choices=("rfm", "kmeans", "hdbscan", "gmm"), default=DEFAULT_METHOD)
     p.add_argument("--features", choices=("both", "rfm", "behavioural"), default="both",
                    help="what the clustering sees (ignored by the RFM grid)")
     p.add_argument("--k", type=int, default=None, help="number of segments (K-Means, GMM); default: by silhouette")
