@@ -340,7 +340,7 @@ class ShopperApp(WatchMode, App[None]):
 
         result = import_source(
             s.source, data_dir=s.data_dir, name=s.name, force=force,
-            collections=s.collections or None, progress=progress,
+            collections=s.collections or None, charge_codes=s.charge_codes, progress=progress,
         )
         progress("opening workspace", None)
         old = self.workspace
@@ -395,8 +395,11 @@ class ShopperApp(WatchMode, App[None]):
             return
         if not force and choice == self.segment_choice and (
             self.segmentation is not None or self.segmentation_error is not None or self._reassigning
+            or any(w.group == "segmentation" and not w.is_finished for w in self.workers)
         ):
-            return  # ready, being placed after a re-import, or known not to be possible (no retry loop)
+            # ready, being trained or placed after a re-import, or known not to be possible: a
+            # second request (another screen shown meanwhile) would train it once more
+            return
         self.segmentation_error = None
         self.segment_choice = choice
         self._segment(choice, force)
@@ -501,6 +504,11 @@ class ShopperApp(WatchMode, App[None]):
                 self.segmentation_error = worker.error.message
                 self.notify(worker.error.message, title=f"{title}: not possible", severity="warning")
             elif worker.error is not None:
+                if worker.group == "segmentation":
+                    # every screen that needs segments shows this reason in place and does not
+                    # start the segmentation again until the data or the choice changes: one
+                    # failure, one dialog (it was one per screen, stacked)
+                    self.segmentation_error = f"The segmentation failed: {worker.error}"
                 self.show_error(worker.error, title=f"{title} failed")
         elif state is WorkerState.CANCELLED and by_user:
             self.notify(f"{title}: cancelled.", title="Cancelled")

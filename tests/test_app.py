@@ -766,3 +766,35 @@ async def test_a_screen_closing_before_it_composed_does_not_stop_the_app(sample_
             await pilot.pause()
             assert screen.is_mounted and len(screen.query("#live-status")) == 0
     assert app._exception is None
+
+
+@run_async
+async def test_a_failed_segmentation_shows_one_dialog_and_is_not_started_again(
+        sample_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A segmentation that fails with an unexpected error (a bug, not a fact about the data)
+    opens one error dialog; Segments, Affinity, Recommendations and Cohorts then show the reason
+    instead of each training again (which stacked one dialog per screen)."""
+    import shopper_tui.models as models
+
+    calls: list[object] = []
+
+    def broken(*args: object, **kwargs: object) -> object:
+        calls.append(args)
+        raise RuntimeError("duplicate output name 'buy_share:Other'")
+
+    monkeypatch.setattr(models, "cached_segmentation", broken)
+    app = _app(sample_settings)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.workspace is not None)
+        await pilot.press("2")
+        await wait_for(pilot, lambda: any(isinstance(s, ErrorModal) for s in app.screen_stack))
+        assert "buy_share:Other" in (app.segmentation_error or "")
+        await pilot.press("escape")  # the analyst closes the dialog and walks on
+        await wait_for(pilot, lambda: not any(isinstance(s, ErrorModal) for s in app.screen_stack))
+        for key in ("3", "4", "7", "2"):
+            await pilot.press(key)
+            await settle(pilot)
+            assert app.screen.MODE == {"3": "affinity", "4": "recommendations", "7": "cohorts", "2": "segments"}[key]
+        await settle(pilot)
+        assert len(calls) == 1
+        assert not any(isinstance(s, ErrorModal) for s in app.screen_stack)
