@@ -1281,9 +1281,7 @@ def _ts(us: np.ndarray) -> pl.Series:
 
 
 def _frame(table: str, columns: dict[str, pl.Series | np.ndarray]) -> pl.DataFrame:
-    # columns the generator does not write are left to the import to fill (order_items.kind:
-    # every generated line is a product line, which the validator concludes from the codes)
-    schema = {name: dtype for name, dtype in TABLES[table].schema.items() if name in columns}
+    schema = TABLES[table].schema
     frame = pl.DataFrame({name: columns[name] for name in schema})
     return frame.cast(schema)  # type: ignore[arg-type]
 
@@ -1325,6 +1323,7 @@ def _assemble(cust, prod, orders, items, s, events, reviews) -> dict[str, pl.Dat
     items_df = _frame("order_items", {
         "order_id": order_ids.gather(items["order"]), "product_id": prod["ids"].gather(items["product"]),
         "quantity": items["quantity"], "unit_price": items["unit_price"],
+        "kind": pl.repeat("product", len(items["quantity"]), dtype=pl.String, eager=True),  # no charges generated
     })
 
     n_s = s["cust"].size

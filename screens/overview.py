@@ -56,14 +56,19 @@ def _money(value: float) -> str:
 
 
 def _reconciliation_text(k: Kpis) -> str:
-    """Revenue's parts and every order line read, as the analyst reconciles them with the books."""
-    rec = {r["kind"]: r for r in k.reconciliation.rows.iter_rows(named=True)}
-    parts = " · ".join(f"{kind} {r['lines']:,} ({r['value']:,.2f})" for kind, r in rec.items() if r["lines"])
-    head = (f"Revenue {k.revenue:,.2f} = products {k.revenue - k.charge_revenue:,.2f} + charges "
-            f"{k.charge_revenue:,.2f}; guests {k.guest_revenue:,.2f}; net of adjustments and credits "
-            f"{k.net_revenue:,.2f}")
-    return (f"{head}\nLines read {k.reconciliation.lines_read:,}, Σ quantity × price "
-            f"{k.reconciliation.value_read:,.2f}: {parts or 'none'}")
+    """Revenue's parts and every order line read, in two short lines (values per kind: Data)."""
+    head = f"Revenue {k.revenue:,.2f}"
+    if k.charge_revenue:
+        head += f" = products {k.revenue - k.charge_revenue:,.2f} + charges {k.charge_revenue:,.2f}"
+    if k.guest_orders:
+        head += f" · guests {k.guest_revenue:,.2f}"
+    if round(k.net_revenue, 2) != round(k.revenue, 2):
+        head += f" · net {k.net_revenue:,.2f}"
+    rec = k.reconciliation
+    parts = " · ".join(f"{r['kind'].removeprefix('sold ')} {r['lines']:,}"
+                       for r in rec.rows.iter_rows(named=True) if r["lines"])
+    return (f"{head}\nLines read {rec.lines_read:,} (Σ quantity × price {rec.value_read:,.2f}): "
+            f"{parts or 'none'} · 9 v: reconciliation")
 
 
 class OverviewScreen(ShopperScreen):

@@ -418,7 +418,7 @@ def test_documents_of_unexpected_shape_are_rejected_and_counted(mongo_db: tuple[
     assert report["orders"].rejected == {"missing status": 1, "unparseable ts": 1, nested: 1}
     assert (report["order_items"].rows_read, report["order_items"].rows_kept) == (10, 4)
     assert report["order_items"].rejected == {
-        "unparseable quantity": 1, nested: 1, "missing product_id": 1, "order_id not in orders": 3}
+        "unparseable quantity": 1, nested: 1, "missing quantity": 1, "order_id not in orders": 3}
     assert (report["customers"].rows_read, report["customers"].rows_kept) == (3, 1)
     assert report["customers"].rejected == {"unparseable age": 1, nested: 1}
 
@@ -427,11 +427,13 @@ def test_documents_of_unexpected_shape_are_rejected_and_counted(mongo_db: tuple[
     assert where[("orders", "customer_id", nested)] == ("collection 'transactions'", 4, '{"id": "C3"}')
     assert where[("orders", "ts", "unparseable ts")] == ("collection 'transactions'", 3, "true")
     assert where[("order_items", "product_id", nested)] == ("collection 'transactions' (items)", 5, '["P1", "P2"]')
-    assert where[("order_items", "product_id", "missing product_id")][:2] == ("collection 'transactions' (items)", 5)
+    # "just a string" as an item: no product (optional) and no quantity (required)
+    assert where[("order_items", "quantity", "missing quantity")][:2] == ("collection 'transactions' (items)", 5)
     assert where[("order_items", "quantity", "unparseable quantity")] == ("collection 'transactions' (items)", 5, "three")
     assert where[("customers", "country", nested)] == ("collection 'users'", 3, '["DE"]')
 
     assert sorted(checked.tables["order_items"].rows()) == [
-        ("O1", "P1", 1, 2.5), ("O1", "P1", 2, 5.0), ("O5", "P2", 3, 2.5), ("O6", "P1", 1, 9.0)]
+        ("O1", "P1", 1, 2.5, "product"), ("O1", "P1", 2, 5.0, "product"), ("O5", "P2", 3, 2.5, "product"),
+        ("O6", "P1", 1, 9.0, "product")]
     result = import_source(uri, data_dir=tmp_path)  # the whole import survives it too
     assert result.row_counts["orders"] == 4 and result.report.rows_rejected == checked.report.rows_rejected

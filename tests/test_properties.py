@@ -44,7 +44,6 @@ from shopper_tui.analytics.workspace import import_source, open_workspace
 
 SETTINGS = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture,
                                                       HealthCheck.data_too_large])
-NOT_POSITIVE = "quantity not positive (record returns as order status 'returned')"
 
 
 def _examples(n: int) -> int:
@@ -67,7 +66,8 @@ class Value:
     """One cell as written, and what the validator must make of it.
 
     verdict: "ok" (``expected`` is the canonical value), "blank", "unparseable", "not positive",
-    "negative", "unknown order" or "nested".
+    "negative", "unknown order" or "nested". A quantity "not positive" and a price "negative" are
+    kept as they are (adjustments), so they carry their ``expected`` value too.
     """
 
     text: str | None
@@ -94,7 +94,8 @@ quantities = st.one_of(
         lambda t, n=n: Value(t, "ok", n))),
     st.sampled_from(["1.5", "abc", "1e400", str(10**20), "nan", "inf", "12kg", "--3", "0x10", "½"]).map(
         lambda t: Value(t, "unparseable")),
-    st.sampled_from(["0", "-3", "-0.0", "-12"]).map(lambda t: Value(t, "not positive")),
+    st.sampled_from([("0", 0), ("-3", -3), ("-0.0", 0), ("-12", -12)]).map(
+        lambda t: Value(t[0], "not positive", t[1])),
     st.sampled_from(["", "  "]).map(lambda t: Value(t, "blank")),
 )
 
@@ -103,7 +104,7 @@ prices = st.one_of(
         [f"{c / 100:.2f}", f"{c // 100},{c % 100:02d}", f" {c / 100} ", f"{c / 100:.4e}"]).map(
         lambda t: Value(t, "ok", float(t.strip().replace(",", "."))))),
     st.sampled_from(["abc", "nan", "inf", "-inf", "1e999", "1.2.3", "€5", "5 EUR"]).map(lambda t: Value(t, "unparseable")),
-    st.integers(1, 10**6).map(lambda c: Value(f"-{c / 100:.2f}", "negative")),
+    st.integers(1, 10**6).map(lambda c: Value(f"-{c / 100:.2f}", "negative", -c / 100)),
     st.sampled_from(["", " "]).map(lambda t: Value(t, "blank")),
 )
 
@@ -130,12 +131,9 @@ def _verdict(row: ItemRow) -> tuple[str, str] | None:
         if v[c].verdict == "unparseable":
             return c, f"unparseable {c}"
     for c in ITEM_COLUMNS:
-        if v[c].verdict == "blank":
+        if v[c].verdict == "blank" and c in TABLES["order_items"].required:
             return c, f"missing {c}"
-    if v["quantity"].verdict == "not positive":
-        return "quantity", NOT_POSITIVE
-    if v["unit_price"].verdict == "negative":
-        return "unit_price", "negative unit_price"
+    # a quantity ≤ 0 or a negative price is an adjustment: kept (analytics/purchases.py)
     if not row.known_order:
         return "order_id", "order_id not in orders"
     return None
@@ -378,6 +376,42 @@ def test_random_csv_order_items_give_an_exact_report() -> None:
     check()
     _report("CSV order_items", runs)
     print(dict(stats))
+
+
+# -- the reconciliation adds up to the file -----------------------------------------------------------
+
+
+def test_reconciliation_adds_up_to_any_generated_file(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """For any order-lines file (unreadable values, blanks, quantities ≤ 0, negative prices,
+    unknown orders, odd headers, quoting, encodings), the reconciliation's lines add up to the
+    file's rows and its values to the file's Σ quantity × unit price over the rows where both
+    read, to the cent (analytics/purchases.py: nothing read is lost)."""
+    from shopper_tui.analytics.purchases import reconcile
+
+    runs: list[int] = []
+
+    @settings(max_examples=_examples(40), **SETTINGS)
+    @given(csv_cases())
+    def check(case: CsvCase) -> None:
+        assume(case.truncate is None and case.dup is None)
+        runs.append(1)
+        data, _, _ = _write_csv(case)
+        folder = _folder({"order_items.csv": data, "orders.csv": _orders_csv(case.rows)})
+        data_dir = tmp_path_factory.mktemp("rec")
+        try:
+            with open_workspace(import_source(folder, data_dir=data_dir).path) as ws:
+                rec = reconcile(ws)
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+            shutil.rmtree(data_dir, ignore_errors=True)
+        q_p = [(r.values["quantity"].expected, r.values["unit_price"].expected) for r in case.rows]
+        value = sum(q * p for q, p in q_p if q is not None and p is not None)
+        assert rec.lines_read == len(case.rows) == int(rec.rows["lines"].sum())
+        assert rec.value_read == pytest.approx(round(value, 2), abs=0.011)
+        assert float(rec.rows["value"].sum()) == pytest.approx(rec.value_read, abs=0.011 * len(rec.rows))
+
+    check()
+    assert runs
 
 
 # -- Parquet and JSON Lines -----------------------------------------------------------------------------

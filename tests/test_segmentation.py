@@ -34,8 +34,8 @@ def _with_odd_customers(tables: dict[str, pl.DataFrame]) -> dict[str, pl.DataFra
         "order_id": ["XO1", "XO2"], "customer_id": ["X1", "X2"], "ts": [end - timedelta(days=40)] * 2,
         "channel": ["web", "web"], "status": ["completed", "cancelled"]}, schema=t["orders"].schema)])
     t["order_items"] = pl.concat([t["order_items"], pl.DataFrame({
-        "order_id": ["XO1", "XO2"], "product_id": [product] * 2, "quantity": [1, 3], "unit_price": [25.0, 25.0]},
-        schema=t["order_items"].schema)])
+        "order_id": ["XO1", "XO2"], "product_id": [product] * 2, "quantity": [1, 3], "unit_price": [25.0, 25.0],
+        "kind": ["product"] * 2}, schema=t["order_items"].schema)])
     events = t["events"]
     t["events"] = pl.concat([events, pl.DataFrame({
         "session_id": ["XS1"] * 3, "customer_id": ["X3"] * 3,
