@@ -130,7 +130,7 @@ def stage_prepare(ctx: dict) -> dict:
     out["ws_path"] = str(res.path)
     with open_workspace(res.path) as ws:
         out["counts"] = ws.row_counts()
-        out["completed_orders"] = int(ws.sql("SELECT count(*) FROM orders WHERE status = 'completed'").item())
+        out["completed_orders"] = int(ws.sql("SELECT count(*) FROM purchases").item())
     return out
 
 
@@ -205,9 +205,10 @@ def _pairs_peer(ctx: dict, level: str) -> dict:
     # the same baskets pair_rules uses, one-hot encoded (not timed: mlxtend's input)
 
     def encode():
-        baskets = ws.sql(f"SELECT DISTINCT o.order_id AS basket, {item} AS item FROM orders o "
-                         "JOIN order_items i USING (order_id) JOIN products p USING (product_id) "
-                         "WHERE o.status = 'completed'")
+        # product lines of purchases (the workspace's item_lines view); the generated data has
+        # no purchase without a product line, so every purchase is a row here
+        baskets = ws.sql(f"SELECT DISTINCT i.order_id AS basket, {item} AS item FROM item_lines i "
+                         "JOIN products p USING (product_id)")
         return (baskets.with_columns(v=pl.lit(True)).pivot(on="item", index="basket", values="v")
                 .fill_null(False).drop("basket").to_pandas())
 

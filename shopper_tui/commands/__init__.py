@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
     from ..analytics.workspace import Workspace
 
-__all__ = ["DEFAULT_METHOD", "COMMAND_MODULES", "register_all", "open_for", "emit", "add_format_options", "labels_for"]
+__all__ = ["DEFAULT_METHOD", "COMMAND_MODULES", "register_all", "open_for", "emit", "add_format_options", "labels_for", "note_guests"]
 
 #: The segmentation every command uses unless told otherwise: the app's default
 #: (``models.SegmentChoice().method``, checked by a test), so a segment named by one command is
@@ -58,6 +58,16 @@ def open_for(args: argparse.Namespace) -> Workspace:
     if result.offline:
         print(f"shopper-tui: {result.offline}", file=sys.stderr)
     return open_workspace(result.path)
+
+
+def note_guests(ws: Workspace) -> None:
+    """Say on standard error how many guest orders a per-customer analysis left out (nothing
+    when there are none), so its totals can be reconciled with the Overview's."""
+    from ..analytics.purchases import guest_share
+
+    note = guest_share(ws).note()
+    if note:
+        print(f"shopper-tui: {note}.", file=sys.stderr)
 
 
 def labels_for(ws: Workspace, args: argparse.Namespace, method: str) -> pl.DataFrame | None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
-from . import DEFAULT_METHOD, add_format_options, emit, labels_for, open_for
+from . import DEFAULT_METHOD, add_format_options, emit, labels_for, note_guests, open_for
 
 __all__ = ["register", "parse_proportion", "parse_plan"]
 
@@ -75,6 +75,7 @@ def _cohorts(args: argparse.Namespace) -> int:
         labels = labels_for(ws, args, args.method) if args.segment is not None else None
         table = cohorts(ws, by=args.by, period=args.period, measure=args.measure, mode=args.mode,
                         labels=labels, segment=args.segment)
+        note_guests(ws)
     if args.format != "table":
         emit(table, args)
         return 0

@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
-from . import DEFAULT_METHOD, add_format_options, emit, open_for
+from . import DEFAULT_METHOD, add_format_options, emit, note_guests, open_for
 
 __all__ = ["register"]
 
@@ -87,6 +87,7 @@ def _rfm(args: argparse.Namespace) -> int:
 
     with open_for(args) as ws:
         bought = purchases(ws)
+        note_guests(ws)
     if args.definition == "lifetimes":
         frame = rfm_lifetimes(bought, observation_end=args.observation_end)
     else:
