@@ -55,10 +55,19 @@ class Kpis:
 
 def kpis(ws: Workspace) -> Kpis:
     """Headline KPIs of a workspace (see the module docstring for definitions)."""
+    # the purchases view is read once: one pass for the totals, buyers and repeat rate
     row = ws.sql(
         """
-        WITH per_customer AS (
-            SELECT customer_id, count(*) AS n FROM purchases WHERE customer_id IS NOT NULL GROUP BY customer_id
+        WITH p AS MATERIALIZED (SELECT customer_id, value, charge_value, ts FROM purchases),
+        per_customer AS (
+            SELECT customer_id, count(*) AS n FROM p WHERE customer_id IS NOT NULL GROUP BY customer_id
+        ), totals AS (
+            SELECT count(*) AS orders, coalesce(sum(value), 0)::DOUBLE AS revenue,
+                   coalesce(sum(charge_value), 0)::DOUBLE AS charge_revenue,
+                   count(*) FILTER (WHERE customer_id IS NULL) AS guest_orders,
+                   coalesce(sum(value) FILTER (WHERE customer_id IS NULL), 0)::DOUBLE AS guest_revenue,
+                   min(ts) AS first_order, max(ts) AS last_order
+            FROM p
         ), other_lines AS (
             -- every line that is not sold: adjustments as signed in the file, and credit lines
             -- (negative value) of cancelled / returned orders, such as a retail "C" invoice
@@ -69,22 +78,16 @@ def kpis(ws: Workspace) -> Kpis:
             FROM orders o JOIN order_items i USING (order_id)
             WHERE NOT (o.status = 'completed' AND i.quantity > 0 AND i.unit_price >= 0)
         )
-        SELECT
+        SELECT totals.*,
             (SELECT count(*) FROM customers) AS customers,
             (SELECT count(*) FROM per_customer) AS buyers,
-            (SELECT count(*) FROM purchases) AS orders,
             (SELECT count(*) FROM orders WHERE status = 'cancelled') AS cancelled_orders,
             (SELECT count(*) FROM orders WHERE status = 'returned') AS returned_orders,
-            (SELECT coalesce(sum(value), 0)::DOUBLE FROM purchases) AS revenue,
             (SELECT coalesce(sum(value), 0)::DOUBLE FROM other_lines) AS other_value,
-            (SELECT coalesce(sum(charge_value), 0)::DOUBLE FROM purchases) AS charge_revenue,
-            (SELECT count(*) FROM purchases WHERE customer_id IS NULL) AS guest_orders,
-            (SELECT coalesce(sum(value), 0)::DOUBLE FROM purchases WHERE customer_id IS NULL) AS guest_revenue,
             (SELECT coalesce(avg(CASE WHEN n >= 2 THEN 1.0 ELSE 0.0 END), 0) FROM per_customer) AS repeat_rate,
-            (SELECT min(ts) FROM purchases) AS first_order,
-            (SELECT max(ts) FROM purchases) AS last_order,
             (SELECT count(DISTINCT session_id) FROM events) AS sessions,
             (SELECT count(*) FROM reviews) AS reviews
+        FROM totals
         """
     ).row(0, named=True)
     orders = int(row["orders"])
