@@ -288,8 +288,10 @@ def insights(result: SegmentationResult, ws: Workspace) -> pl.DataFrame:
         one = s["size"] == 1
         head = (f"{s['size']:,} customer{'' if one else 's'} in “{s['name']}” ({_pct(s['share'])} of customers) "
                 f"{'holds' if one else 'hold'} {_pct(s['revenue_share'])} of revenue")
-        if fav.is_empty():
+        if fav.is_empty() and not s["mean_orders"]:
             text = f"{head}; they have no completed purchase yet — {action}."
+        elif fav.is_empty():  # purchases without products (a plain transactions file): no category to name
+            text = f"{head} — {action}."
         else:
             cat, share, idx = fav["category"][0], float(fav["share"][0]), float(fav["index"][0])
             if idx >= 1.1:

@@ -130,8 +130,7 @@ class GuestShare:
         """One sentence for a per-customer analysis, or None when there are no guest orders."""
         if not self.orders:
             return None
-        return (f"{self.orders:,} guest orders ({self.share_of_revenue:.1%} of revenue) have no customer id "
-                "and are left out of per-customer figures")
+        return f"{self.orders:,} guest orders ({self.share_of_revenue:.1%} of revenue) left out: no customer id"
 
 
 def guest_share(ws: Workspace) -> GuestShare:

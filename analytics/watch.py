@@ -406,7 +406,7 @@ def _check(raw: RawSource, ws: Workspace) -> Validated:
     (validated again beside those orders, read back from the workspace)."""
     for table in ("orders", "order_items"):
         raw.tables.setdefault(table, _empty_raw(table))
-    checked = validate(raw)
+    checked = validate(raw, charge_codes=ws.charge_codes)
     orphan = "order_id not in orders"
     is_orphan = (pl.col("table") == "order_items") & (pl.col("reason") == orphan)
     lost = checked.rejects.filter(is_orphan)
@@ -421,7 +421,8 @@ def _check(raw: RawSource, ws: Workspace) -> Validated:
     context = RawTable("orders", known.select(pl.all().cast(pl.String), pl.lit(None, dtype=pl.Int64).alias(LINE_COLUMN)),
                        "(workspace)")
     again = validate(RawSource(raw.kind, raw.description,
-                               {"orders": context, "order_items": RawTable("order_items", rows, items.origin)}))
+                               {"orders": context, "order_items": RawTable("order_items", rows, items.origin)}),
+                     charge_codes=ws.charge_codes)
     kept = again.tables["order_items"]
     checked.tables["order_items"] = pl.concat([checked.tables["order_items"], kept])
     for table in ("customers", "products"):  # bare rows for what only those lines reference

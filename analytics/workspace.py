@@ -196,8 +196,18 @@ class Workspace:
         return set(json.loads(self.meta.get("present", "[]")))
 
     @property
+    def charge_codes(self) -> tuple[str, ...]:
+        """The settings' extra charge codes this workspace was imported with (rows appended
+        later, in watch mode, are classified with the same codes)."""
+        return tuple(json.loads(self.meta.get("charge_codes", "[]")))
+
+    @property
     def fingerprint(self) -> str:
-        return self.meta.get("fingerprint", "")
+        """The data's fingerprint, which keys every cached model and score: the source's, and
+        the workspace layout's version, since a change of the import or purchase rules
+        (``CACHE_VERSION``) changes the numbers from the same file."""
+        source, version = self.meta.get("fingerprint", ""), self.meta.get("cache_version")
+        return f"{source}-w{version}" if source and version else source
 
     def rejects(self) -> pl.DataFrame:
         return self.table("_rejects")
@@ -452,6 +462,7 @@ def import_source(
                 "cache_version": str(CACHE_VERSION),
                 "report": checked.report.to_json(),
                 "present": json.dumps(sorted(checked.present)),
+                "charge_codes": json.dumps(sorted(charge_codes)),
                 "complete": "1",
             }
             con.execute("CREATE TABLE _meta (key VARCHAR PRIMARY KEY, value VARCHAR)")

@@ -328,7 +328,10 @@ class AffinityScreen(ShopperScreen):
         self._segments = [(int(i), str(n)) for i, n in segs.iter_rows()]
         if not self._items:
             heat.set_data([], [], [])
-            heat.empty_text = f"No {data.basis} to measure affinity on."
+            heat.empty_text = (  # a plain transactions file has purchases but names no products
+                "The purchases name no products (amounts only), so there are no categories to measure affinity on."
+                if data.basis == "purchases" and self.workspace is not None and self.workspace.has_rows("order_items")
+                else f"No {data.basis} to measure affinity on.")
             self._describe()
             return
         wide = (long.pivot(on="item", index="segment_id", values=self.metric, aggregate_function="first")

@@ -187,9 +187,10 @@ class CohortsScreen(ShopperScreen):
     @work(thread=True, exclusive=True, exit_on_error=False, group="cohorts")
     @in_lane
     def compute(self, ws: Workspace, spec: CohortSpec,
-                labels: pl.DataFrame | None) -> tuple[CohortSpec, pl.DataFrame, _Triangle, pl.DataFrame]:
+                labels: pl.DataFrame | None) -> tuple[CohortSpec, pl.DataFrame, _Triangle, pl.DataFrame, str | None]:
         import polars.selectors as cs
         from shopper_tui.analytics.cohorts import cohorts
+        from shopper_tui.analytics.purchases import guest_share
 
         progress = job_progress("Cohorts")
         progress(spec.describe(), None)
@@ -197,14 +198,17 @@ class CohortsScreen(ShopperScreen):
                         labels=labels, segment=spec.segment)
         # the heatmap's cells and the table too: on the UI thread they took up to 190 ms at L
         # while the other screens' workers ran after a segmentation
-        return spec, frame, triangle(frame, spec.period), frame.with_columns(cs.float().round(4))
+        return (spec, frame, triangle(frame, spec.period), frame.with_columns(cs.float().round(4)),
+                guest_share(ws).note())
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         super().on_worker_state_changed(event)
         if event.worker.group == "cohorts" and event.state is WorkerState.SUCCESS:
-            spec, frame, cells, rounded = event.worker.result  # type: ignore[misc]
+            spec, frame, cells, rounded, guests = event.worker.result  # type: ignore[misc]
             if spec == self.spec:
                 self._show(spec, frame, cells, rounded)
+                if guests:  # cohorts are customers: say what they leave out
+                    self._show_spec(f"  · {guests}")
 
     def _show(self, spec: CohortSpec, frame: pl.DataFrame, cells: _Triangle, rounded: pl.DataFrame) -> None:
         self.frame, self._spec_shown = frame, spec

@@ -50,8 +50,9 @@ FEATURE_CYCLE = ("both", "rfm", "behavioural")
 METHOD_TITLES = {"kmeans": "K-Means", "rfm": "RFM grid", "hdbscan": "HDBSCAN", "gmm": "Gaussian mixture"}
 _SPARK = "▁▂▃▄▅▆▇█"
 _HELP = (
-    "RFM counts completed purchases only (cancelled/returned orders, lines priced ≤ 0 and orders "
-    "without a customer are left out). R = days since last purchase, F = orders, M = spend."
+    "RFM counts purchases (completed orders with a sold line; cancellations, returns, adjustments "
+    "and guest orders are left out; postage and fees count in M). R = days since last purchase, F = orders, "
+    "M = spend."
 )
 
 

@@ -61,3 +61,13 @@ def test_frames_inside_objects_come_back_equal(tmp_path: Path) -> None:
     assert back.notes == ["k = 2"]
     assert back.labels.schema == labels.schema
     assert back.labels.equals(labels)  # nulls and NaN included
+
+
+def test_cached_models_are_keyed_by_the_workspace_rules_too(tmp_path: Path) -> None:
+    """Cached models are keyed by the source's fingerprint and the workspace layout version: when
+    the import or purchase rules change (CACHE_VERSION), the same file's models are trained again
+    instead of reused with numbers from the old rules."""
+    from shopper_tui.analytics.workspace import CACHE_VERSION, import_source, open_workspace
+
+    with open_workspace(import_source("sample", data_dir=tmp_path).path) as ws:
+        assert ws.meta["fingerprint"] and ws.fingerprint == f"{ws.meta['fingerprint']}-w{CACHE_VERSION}"

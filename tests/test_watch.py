@@ -368,3 +368,31 @@ def test_doctor_says_whether_the_server_offers_change_streams(mongo_url: str, mo
     assert ok and "change streams: no (a standalone server; watch mode polls)" in line
     ok, line = ping_mongo(url_with_database(mongo_replset_url, "shop"))
     assert ok and line.endswith("change streams: yes")
+
+
+def test_appended_guest_orders_and_charges_follow_the_purchase_rules(tmp_path: Path) -> None:
+    """Rows appended in watch mode are classified as an import classifies them: a guest order is
+    a purchase without a customer, a line with a charge code from the settings is a charge (in
+    the order's value, never an item), a negative line an adjustment."""
+    folder = tmp_path / "shop"
+    folder.mkdir()
+    (folder / "orders.csv").write_text("order_id,customer_id,ts,status\no1,c1,2026-07-01 10:00,completed\n")
+    (folder / "order_items.csv").write_text("order_id,product_id,quantity,unit_price\no1,p1,2,5.0\n")
+    imported = import_source(folder, data_dir=tmp_path / "data", charge_codes=("SHIP",))
+    ws = Workspace(imported.path, read_only=False)
+    try:
+        assert ws.charge_codes == ("SHIP",)
+        with (folder / "orders.csv").open("a") as fh:
+            fh.write("o2,,2026-07-02 11:00,completed\n")  # a guest checkout
+        with (folder / "order_items.csv").open("a") as fh:
+            fh.write("o2,p1,1,5.0\no2,SHIP,1,3.95\no2,p2,-1,5.0\n")
+        got = poll(ws, folder)
+        assert got.appended == {"orders": 1, "order_items": 3, "products": 1}  # p2 bare; SHIP is no product
+        kinds = ws.sql("SELECT product_id, kind FROM order_items WHERE order_id = 'o2' ORDER BY product_id").rows()
+        assert kinds == [("SHIP", "charge"), ("p1", "product"), ("p2", "product")]
+        bought = ws.sql("SELECT order_id, customer_id, value, charge_value FROM purchases ORDER BY order_id").rows()
+        assert bought == [("o1", "c1", 10.0, 0.0), ("o2", None, 8.95, 3.95)]
+        items = ws.sql("SELECT DISTINCT product_id FROM item_lines ORDER BY 1").get_column("product_id").to_list()
+        assert items == ["p1"]
+    finally:
+        ws.close()
