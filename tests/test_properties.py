@@ -25,7 +25,7 @@ import shutil
 import string
 import tempfile
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -38,7 +38,6 @@ from shopper_tui.analytics.errors import ShopperError
 from shopper_tui.analytics.schema import LINE_COLUMN, TABLES
 from shopper_tui.analytics.sources import RawSource, RawTable, load_source
 from shopper_tui.analytics.sources.files import COLUMN_SYNONYMS, load_folder, normalise_header
-from shopper_tui.analytics.sources.retail import load_retail_file
 from shopper_tui.analytics.validate import NESTED_REASON, validate
 from shopper_tui.analytics.workspace import import_source, open_workspace
 

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import polars as pl
 
-from ..errors import ShopperError, SourceUnavailable
+from ..errors import SourceUnavailable
 
 __all__ = [
     "ProgressFn",
