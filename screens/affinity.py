@@ -298,7 +298,6 @@ class AffinityScreen(ShopperScreen):
         return AffinityData(by, basis, measure, long, top)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        super().on_worker_state_changed(event)
         if event.state is not WorkerState.SUCCESS:
             return
         group = event.worker.group

@@ -202,7 +202,6 @@ class CohortsScreen(ShopperScreen):
                 guest_share(ws).note())
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        super().on_worker_state_changed(event)
         if event.worker.group == "cohorts" and event.state is WorkerState.SUCCESS:
             spec, frame, cells, rounded, guests = event.worker.result  # type: ignore[misc]
             if spec == self.spec:

@@ -187,7 +187,6 @@ class ExperimentsScreen(ShopperScreen):
         return spec, experiments(ws, goal=spec.goal, from_step=spec.from_step, unit=spec.unit)  # type: ignore[arg-type]
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        super().on_worker_state_changed(event)
         if event.worker.group == "experiments" and event.state is WorkerState.SUCCESS:
             spec, frame = event.worker.result  # type: ignore[misc]
             if spec == self.spec:

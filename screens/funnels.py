@@ -349,7 +349,6 @@ class FunnelsScreen(ShopperScreen):
         return {"at_step": at_step, "step": spec.steps[at_step - 1], "group": group}, frame
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        super().on_worker_state_changed(event)
         if event.state is not WorkerState.SUCCESS:
             return
         if event.worker.group == "funnel":

@@ -249,7 +249,12 @@ def in_lane(method: Callable[..., T]) -> Callable[..., T | None]:
 
 
 class JobOwner:
-    """Mixin for screens and widgets that start workers: hands their state changes to the app."""
+    """Mixin for screens and widgets that start workers: hands their state changes to the app.
+
+    Textual calls this handler itself for every subclass (it dispatches ``on_*`` methods along
+    the class's MRO), so a subclass's own ``on_worker_state_changed`` must not call ``super()``:
+    that handed each job to the app twice (one failure, an error dialog and an error toast).
+    """
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         self.app.post_message(JobEnded(event.worker, event.state))  # type: ignore[attr-defined]

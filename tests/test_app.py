@@ -798,3 +798,31 @@ async def test_a_failed_segmentation_shows_one_dialog_and_is_not_started_again(
         await settle(pilot)
         assert len(calls) == 1
         assert not any(isinstance(s, ErrorModal) for s in app.screen_stack)
+
+
+@run_async
+async def test_a_failed_screen_job_reaches_the_app_once(
+        sample_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A screen's failed job is handed to the app once: one error dialog, no second error toast
+    (the screens' super() calls made Textual's own dispatch run the forwarding handler twice)."""
+    import shopper_tui.analytics.experiments as experiments_module
+
+    def broken(*args: object, **kwargs: object) -> object:
+        raise RuntimeError("experiments exploded")
+
+    monkeypatch.setattr(experiments_module, "experiments", broken)
+    app = _app(sample_settings)
+    shown: list[str] = []
+    original = app.show_error
+
+    def counting(error: BaseException, *, title: str = "") -> None:
+        shown.append(str(error))
+        original(error, title=title)
+
+    monkeypatch.setattr(app, "show_error", counting)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.workspace is not None)
+        await pilot.press("8")
+        await wait_for(pilot, lambda: any(isinstance(s, ErrorModal) for s in app.screen_stack))
+        await settle(pilot)
+        assert shown == ["experiments exploded"]
