@@ -32,7 +32,7 @@ _EU = (
     [f"%d/%m/%Y {t}" for t in _TIME_PARTS]
     + ["%d/%m/%Y", "%d/%m/%y %H:%M", "%d/%m/%y"]
     + [f"%d.%m.%Y {t}" for t in _TIME_PARTS]
-    + ["%d.%m.%Y", "%d-%m-%Y %H:%M:%S", "%d-%m-%Y %H:%M", "%d-%m-%Y"]
+    + ["%d.%m.%Y", "%d-%m-%Y %H:%M:%S", "%d-%m-%Y %H:%M", "%d-%m-%Y", "%d-%m-%y %H:%M", "%d-%m-%y"]
 )
 _FAMILY = {**{f: "ISO" for f in _ISO}, **{f: "US month/day/year" for f in _US}}
 _FAMILY.update({f: "day/month/year" for f in _EU})
@@ -119,7 +119,8 @@ def _parse_expr(e: pl.Expr, fmt: str) -> pl.Expr:
         return e.str.to_datetime(fmt, strict=False, time_zone="UTC", time_unit="us").dt.replace_time_zone(None)
     if fmt.endswith("Z"):
         return e.str.to_datetime(fmt, strict=False, time_unit="us")
-    if fmt in ("%Y-%m-%d", "%m/%d/%Y", "%d/%m/%Y", "%m/%d/%y", "%d/%m/%y", "%d.%m.%Y", "%d-%m-%Y", "%Y/%m/%d", "%Y%m%d"):
+    if fmt in ("%Y-%m-%d", "%m/%d/%Y", "%d/%m/%Y", "%m/%d/%y", "%d/%m/%y", "%d.%m.%Y", "%d-%m-%Y", "%d-%m-%y",
+               "%Y/%m/%d", "%Y%m%d"):
         return e.str.to_date(fmt, strict=False).cast(pl.Datetime("us"))
     return e.str.to_datetime(fmt, strict=False, time_unit="us")
 
@@ -224,7 +225,11 @@ def parse_datetimes(s: pl.Series) -> tuple[pl.Series, DateParse]:
             # not 1 Oct of the year 9 (%Y/%m/%d), although both formats accept it
             year = parsed.dt.year()
             hits = (int(((year >= _PLAUSIBLE[0]) & (year <= _PLAUSIBLE[1])).sum()), int(parsed.is_not_null().sum()))
-            if hits[1] and hits > best_hits:
+            # a format that reads every value into the years 1-99 is a two-digit year taken for a
+            # four-digit one: "16-01-17" is not 17 January of the year 16 (no format left: the
+            # values are reported as unparseable). Old years such as 1850 are still read.
+            two_digit = bool(hits[1]) and bool((year.drop_nulls() < 100).all())
+            if hits[1] and not two_digit and hits > best_hits:
                 best, best_hits = fmt, hits
         if best is None:
             break
@@ -262,9 +267,15 @@ def clean_text(s: pl.Series) -> pl.Series:
     return stripped.alias(s.name)
 
 
+#: What exports write for a missing identifier (R's NA, Excel's #N/A, pandas' NaN, SQL's NULL):
+#: a missing id, not an id. Treating "NA" as a customer made one customer of every guest order.
+MISSING_ID_TOKENS = ("NA", "N/A", "#N/A", "NULL", "null", "None", "nan", "NaN")
+
+
 def to_id_strings(s: pl.Series) -> pl.Series:
     """Identifiers as strings: integral floats lose their ``.0`` (``17850.0`` → ``"17850"``),
-    text is stripped, empty text becomes null."""
+    text is stripped, empty text and the missing-value spellings of :data:`MISSING_ID_TOKENS`
+    become null."""
     name = s.name
     if is_nested(s.dtype):
         return pl.Series(name, [None] * len(s), dtype=pl.String)
@@ -277,6 +288,8 @@ def to_id_strings(s: pl.Series) -> pl.Series:
     if s.dtype.is_integer():
         return s.cast(pl.String).alias(name)
     t = clean_text(as_text(s))
+    if any_row(t, lambda e: e.is_in(MISSING_ID_TOKENS)):
+        t = pl.select(pl.when(t.is_in(MISSING_ID_TOKENS)).then(None).otherwise(t)).to_series().alias(name)
     if not any_row(t, lambda e: e.str.ends_with("0") & e.str.contains(".", literal=True)):
         return t.alias(name)  # no "17850.0": the regex below took 0.25 s per 16 M ids
     integral = t.str.contains(r"^-?\d+\.0+$")

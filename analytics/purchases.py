@@ -130,7 +130,8 @@ class GuestShare:
         """One sentence for a per-customer analysis, or None when there are no guest orders."""
         if not self.orders:
             return None
-        return f"{self.orders:,} guest orders ({self.share_of_revenue:.1%} of revenue) left out: no customer id"
+        orders = f"{self.orders:,} guest order{'' if self.orders == 1 else 's'}"
+        return f"{orders} ({self.share_of_revenue:.1%} of revenue) left out: no customer id"
 
 
 def guest_share(ws: Workspace) -> GuestShare:

@@ -87,7 +87,15 @@ def time_split(rows: pl.DataFrame, *, holdout: float = 0.2, days: int | None = N
     if days is not None:
         if days <= 0:
             raise ShopperError(f"The held-out window must be at least one day, not {days}.")
-        is_test = pl.col("ts") > rows.get_column("ts").max() - timedelta(days=days)
+        first, last = rows.get_column("ts").min(), rows.get_column("ts").max()
+        if first is not None and last - timedelta(days=days) < first:
+            span = (last - first).days
+            raise ShopperError(
+                f"The data spans {span:,} day{'' if span == 1 else 's'}, so holding out the last {days:,} days "
+                "leaves nothing before them to learn from.",
+                hint=f"Hold out fewer days (--days {max(1, span // 4)}) or a fraction of each customer's history "
+                "(--holdout 0.2)." if span >= 2 else "Use --holdout 0.2 (a fraction of each customer's history).")
+        is_test = pl.col("ts") > last - timedelta(days=days)
     else:
         if not 0 < holdout < 1:
             raise ShopperError(f"The held-out fraction must be between 0 and 1, not {holdout}.")

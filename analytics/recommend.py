@@ -144,6 +144,13 @@ def _weights(event_weights: Mapping[str, float] | None) -> dict[str, float]:
 
 
 def _nothing_to_learn(ws: Workspace) -> ShopperError:
+    bought = int(ws.sql("SELECT count(*) FROM purchases").item())
+    if bought:  # purchases whose lines name no product (a plain customer / date / amount file)
+        return ShopperError(
+            f"Workspace '{ws.name}' has {bought:,} purchases, but their lines name no product, so there is "
+            "nothing to recommend.",
+            hint="Recommendations need a product (stock code, sku) on each order line, or view/add_to_cart events.",
+        )
     return ShopperError(
         f"Workspace '{ws.name}' has no purchases, views or cart adds of known products to learn from.",
         hint="Recommendations need completed orders with order_items, or view/add_to_cart events.",

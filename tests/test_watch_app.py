@@ -219,7 +219,8 @@ def _append_order(folder: Path, order_id: str, customer_id: str, *, quantity: in
     _append_rows(folder, "orders", pl.DataFrame({"order_id": [order_id], "customer_id": [customer_id], "ts": [T_NEW],
                                                  "channel": ["web"], "status": ["completed"]}))
     _append_rows(folder, "order_items", pl.DataFrame({"order_id": [order_id], "product_id": ["P00002"],
-                                                      "quantity": [quantity], "unit_price": [25.0]}))
+                                                      "quantity": [quantity], "unit_price": [25.0],
+                                                      "kind": ["product"]}))
 
 
 def _append_rows(folder: Path, table: str, frame: pl.DataFrame) -> None:

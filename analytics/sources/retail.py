@@ -88,6 +88,10 @@ RETAIL_SYNONYMS: dict[str, tuple[str, ...]] = {
     "amount": ("amount", "line_total", "line_amount", "total", "total_price", "sales", "sale_amount", "revenue",
                "value", "dollar_value", "order_value", "order_total", "net_sales", "spend"),
     "status": ("status", "order_status", "transaction_status"),
+    # the catalogue's own attributes, when the export has them (Superstore: Category, Sub-Category)
+    "category": ("category", "product_category", "category_name", "department", "product_type"),
+    "subcategory": ("subcategory", "sub_category", "product_subcategory"),
+    "brand": ("brand", "vendor", "manufacturer", "brand_name"),
 }
 #: Columns of the retail shape; a file needs a date and a unit price or amount, the rest is optional.
 _RETAIL_COLUMNS = ("invoice", "stock_code", "quantity", "invoice_date", "unit_price", "customer_id")
@@ -293,7 +297,7 @@ def load_retail_file(path: Path, *, progress: ProgressFn, charge_codes: tuple[st
         )
     plain = "invoice" not in raw.columns
     for optional in ("description", "country", "customer_id", "stock_code", "invoice", "quantity", "unit_price",
-                     "amount", "status"):
+                     "amount", "status", "category", "subcategory", "brand"):
         if optional not in raw.columns:
             raw = raw.with_columns(pl.lit(None, dtype=pl.String).alias(optional))
     progress(f"parsing {path.name}", 0.3)
@@ -316,6 +320,7 @@ def load_retail_file(path: Path, *, progress: ProgressFn, charge_codes: tuple[st
         date.alias("ts"),
         to_id_strings(raw.get_column("customer_id")).alias("customer_id"),
         _text(raw.get_column("country")).alias("country"),
+        *[_text(raw.get_column(c)).alias(c) for c in ("category", "subcategory", "brand")],
         # raw values, for the rejection report
         *[raw.get_column(c).cast(pl.String, strict=False).alias(f"__raw_{c}")
           for c in ("invoice", "stock_code", "quantity", "unit_price", "amount", "invoice_date", "customer_id")],
@@ -389,14 +394,9 @@ def load_retail_file(path: Path, *, progress: ProgressFn, charge_codes: tuple[st
     # catalogue from every product line read (guest purchases and cancellations describe
     # products too); charges are no products
     catalogue_lines = kept.filter(pl.col("product_id").is_not_null() & (pl.col("kind") == "product"))
-    names = (
-        catalogue_lines.filter(pl.col("description").is_not_null())
-        .group_by("product_id", "description")
-        .agg(pl.len().alias("__n"), pl.col(LINE_COLUMN).min().alias("__first"))
-        .sort(["product_id", "__n", "__first"], descending=[False, True, False])
-        .group_by("product_id", maintain_order=True)
-        .agg(pl.col("description").first().alias("name"))
-    )
+    names = _most_frequent(catalogue_lines, "product_id", "description", "name")
+    attributes = [_most_frequent(catalogue_lines, "product_id", c, f"__file_{c}") for c in ("category", "subcategory",
+                                                                                            "brand")]
     products = (
         catalogue_lines.group_by("product_id")
         .agg(
@@ -404,27 +404,26 @@ def load_retail_file(path: Path, *, progress: ProgressFn, charge_codes: tuple[st
             pl.col("unit_price").filter(pl.col("unit_price") > 0).median().alias("price"),
         )
         .join(names, on="product_id", how="left")
-        .sort(LINE_COLUMN)
+    )
+    for frame in attributes:
+        products = products.join(frame, on="product_id", how="left")
+    products = (
+        products.sort(LINE_COLUMN)
         .select(
             LINE_COLUMN,
             "product_id",
             "name",
-            category_expr(pl.col("name").fill_null("")).alias("category"),
-            pl.lit(None, dtype=pl.String).alias("subcategory"),
-            pl.lit(None, dtype=pl.String).alias("brand"),
+            # the file's own category when it has one (Superstore's Category); else one derived
+            # from the description, since retail exports such as Online Retail have none
+            pl.coalesce("__file_category", category_expr(pl.col("name").fill_null(""))).alias("category"),
+            pl.col("__file_subcategory").alias("subcategory"),
+            pl.col("__file_brand").alias("brand"),
             "price",
             pl.lit(None, dtype=pl.String).alias("description"),
         )
     )
     with_customer = kept.filter(pl.col("customer_id").is_not_null())
-    countries = (
-        with_customer.filter(pl.col("country").is_not_null())
-        .group_by("customer_id", "country")
-        .agg(pl.len().alias("__n"), pl.col(LINE_COLUMN).min().alias("__first"))
-        .sort(["customer_id", "__n", "__first"], descending=[False, True, False])
-        .group_by("customer_id", maintain_order=True)
-        .agg(pl.col("country").first())
-    )
+    countries = _most_frequent(with_customer, "customer_id", "country", "country")
     customers = (
         with_customer.group_by("customer_id")
         .agg(pl.col(LINE_COLUMN).min())
@@ -439,13 +438,20 @@ def load_retail_file(path: Path, *, progress: ProgressFn, charge_codes: tuple[st
     n_charge = items.filter(pl.col("kind") == "charge").height
     shape = "transactions" if plain else "invoice lines"
     notes.append(
-        f"{origin}: {kept.height + rejected.height:,} {shape} → {orders.height:,} orders "
-        f"({n_cancel:,} cancelled, {n_guest:,} guest orders without a customer id), {n_charge:,} charge lines "
-        f"(postage, fees, manual entries), {products.height:,} products, {customers.height:,} customers"
-        + ("; categories derived from descriptions by keyword" if products.height else "")
+        f"{origin}: {kept.height + rejected.height:,} {shape} → {_count(orders.height, 'order')} "
+        f"({n_cancel:,} cancelled, {_count(n_guest, 'guest order')} without a customer id), "
+        f"{_count(n_charge, 'charge line')} (postage, fees, manual entries), {_count(products.height, 'product')}, "
+        f"{_count(customers.height, 'customer')}"
+        + (f"; categories from the file's '{headers['category']}' column" if "category" in headers
+           else "; categories derived from descriptions by keyword" if products.height else "")
     )
     if plain:
         notes.append(f"{origin}: no order id column, so each row is one order")
+    shared = kept.filter(pl.col("customer_id").is_not_null()).group_by("invoice").agg(
+        pl.col("customer_id").n_unique().alias("n")).filter(pl.col("n") > 1)
+    if shared.height:
+        notes.append(f"{origin}: {_count(shared.height, 'order')} carry several customer ids; each is given to "
+                     f"the customer of its first line (e.g. {shared['invoice'].sort()[0]})")
     return RawSource(
         kind="retail",
         description=f"retail file {path}",
@@ -457,6 +463,22 @@ def load_retail_file(path: Path, *, progress: ProgressFn, charge_codes: tuple[st
         },
         notes=notes,
         loader_rejects=loader_rejects,
+    )
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
+
+
+def _most_frequent(lines: pl.DataFrame, key: str, column: str, alias: str) -> pl.DataFrame:
+    """``key`` → its most frequent non-null ``column`` value (ties: the one seen first)."""
+    return (
+        lines.filter(pl.col(column).is_not_null())
+        .group_by(key, column)
+        .agg(pl.len().alias("__n"), pl.col(LINE_COLUMN).min().alias("__first"))
+        .sort([key, "__n", "__first"], descending=[False, True, False])
+        .group_by(key, maintain_order=True)
+        .agg(pl.col(column).first().alias(alias))
     )
 
 

@@ -43,6 +43,14 @@ def _affinity(args: argparse.Namespace) -> int:
     with open_for(args) as ws:
         labels = labels_for(ws, args, args.method)
         long = segment_affinity(ws, labels, by=args.by, basis=args.basis)
+        if long.is_empty():
+            from ..analytics.errors import ShopperError
+
+            named = args.basis != "purchases" or not int(ws.sql("SELECT count(*) FROM purchases").item())
+            raise ShopperError(
+                f"No {args.basis} of known products to measure affinity on." if named else
+                "The purchases name no products (amounts only), so there are no categories to measure affinity on.",
+                hint="Affinity needs a product (stock code, sku) on each order line, or view / add_to_cart events.")
     if args.format == "table":
         wide = (long.pivot(on="item", index=["segment_id", "segment"], values=args.metric)
                 .sort("segment_id").drop("segment_id"))
