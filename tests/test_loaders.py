@@ -914,3 +914,17 @@ def test_only_c_and_digits_is_a_credit_note(tmp_path: Path) -> None:
                    "C1001,A,2024-01-01,MUG,10\nC1002,B,2024-01-02,BAG,20\n")
     statuses = validate(load_retail_file(all_c, progress=_quiet)).tables["orders"].get_column("status")
     assert statuses.to_list() == ["completed", "completed"]
+
+
+def test_plain_workbook_rows_of_every_sheet_are_orders_of_their_own(tmp_path: Path) -> None:
+    """Without an order id each row is one order; line numbers restart on each sheet, so the
+    second sheet's rows are orders of their own, not repeats of the first sheet's."""
+    header = ["customer_id", "date", "amount"]
+    book = _xlsx(tmp_path / "crm.xlsx", {
+        "2023": [header, ["A", datetime(2023, 3, 1), 10.0], ["B", datetime(2023, 4, 1), 20.0]],
+        "2024": [header, ["A", datetime(2024, 3, 1), 30.0]]})
+    checked = validate(load_retail_file(book, progress=_quiet))
+    orders = checked.tables["orders"].sort("ts")
+    assert orders.select("order_id", "customer_id").rows() == [("#2", "A"), ("#3", "B"), ("#2:2", "A")]
+    assert checked.report.tables["order_items"].rejected == {}
+    assert checked.tables["order_items"].get_column("unit_price").sum() == 60.0

@@ -30,8 +30,10 @@ it cannot be used; the purchase rules of :mod:`..purchases` then say what each k
   else ``product``.
 * **products** — stock code (upper-cased: the export mixes ``85123A`` and ``85123a``) →
   ``product_id``; ``name`` = the most frequent description; ``price`` = median positive unit
-  price; ``category`` derived from the description (:func:`category_expr`), since the export
-  has none. Charges are no products.
+  price; ``category``, ``subcategory`` and ``brand`` from the file's own columns when it has
+  them (Superstore's Category, Sub-Category, Manufacturer; Shopify's Vendor), else the category
+  is derived from the description (:func:`category_expr`), since Online Retail has none.
+  Charges are no products.
 * **customers** — ``customer_id`` (``17850.0`` → ``17850``) and the most frequent country.
 
 Lines that cannot be used go to ``RawSource.loader_rejects`` (table ``order_items``) with
@@ -312,8 +314,12 @@ def load_retail_file(path: Path, *, progress: ProgressFn, charge_codes: tuple[st
         LINE_COLUMN,
         "__origin",
         "__sheet",
-        # a row without an order id column is an order of its own
-        (pl.concat_str(pl.lit("#"), pl.col(LINE_COLUMN).cast(pl.String)) if plain else pl.lit(invoice)).alias("invoice"),
+        # a row without an order id column is an order of its own: "#<line>", "#<sheet>:<line>" past
+        # a workbook's first sheet (line numbers restart on each sheet)
+        (pl.when(pl.col("__sheet") == 0).then(pl.concat_str(pl.lit("#"), pl.col(LINE_COLUMN).cast(pl.String)))
+         .otherwise(pl.concat_str(pl.lit("#"), (pl.col("__sheet") + 1).cast(pl.String), pl.lit(":"),
+                                  pl.col(LINE_COLUMN).cast(pl.String)))
+         if plain else pl.lit(invoice)).alias("invoice"),
         to_id_strings(raw.get_column("stock_code")).str.to_uppercase().alias("product_id"),
         _text(raw.get_column("description")).alias("description"),
         _text(raw.get_column("status")).alias("status_text"),
