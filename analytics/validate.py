@@ -342,10 +342,12 @@ def _validate_table(raw: RawTable, charge_codes: tuple[str, ...] = ()) -> tuple[
         if "product_id" not in present:
             work = work.with_columns(pl.lit(None, dtype=pl.String).alias("product_id"))
             present.append("product_id")
-        work = work.with_columns(
-            pl.when(pl.col("kind").is_null())
-            .then(pl.when(is_charge(pl.col("product_id"), charge_codes)).then(pl.lit("charge")).otherwise(pl.lit("product")))
-            .otherwise(pl.col("kind")).alias("kind"))
+        if work.get_column("kind").null_count():  # lines whose kind the source did not say: by their code
+            work = work.with_columns(
+                pl.when(pl.col("kind").is_null())
+                .then(pl.when(is_charge(pl.col("product_id"), charge_codes)).then(pl.lit("charge"))
+                      .otherwise(pl.lit("product")))
+                .otherwise(pl.col("kind")).alias("kind"))
     if spec.name == "products" and "price" in present:
         work = rj.reject(work, work.get_column("price") < 0, column="price", values=work.get_column("__raw_price"),
                          reason="negative price")
