@@ -6,6 +6,28 @@ order_items, ``sessions`` → events, ``transactions`` → orders when no orders
 Headers are mapped to canonical column names case-, space- and punctuation-insensitively
 through a small synonym table per table (``Customer ID`` → customer_id, ``created_at`` → ts).
 
+Exported data sets name their files with more words (Olist's ``olist_orders_dataset.csv``,
+``olist_order_items_dataset.csv``). A stem holding a canonical table name as whole words
+(split at ``_``, spaces, ``-`` and ``.``) is read as that table when no file of an exact stem
+(above) is there; when it holds several, the longest name wins (``order_items`` over
+``orders``), and a word that is only part of a name does not count (``order_payments`` is no
+orders file). Such a loosely named file that lacks a column its table requires is ignored with
+a note instead of failing the import (Olist's reviews are of whole orders and have no product).
+
+Rules applied while reading (each one says so in the notes):
+
+* order_items without a quantity column but with order and product ids: every row is one
+  unit (quantity 1), as in exports numbering the units of a line (Olist's ``order_item_id``);
+* an order line's delivery charge (:data:`CHARGE_COLUMNS`: ``freight_value``, ``freight``,
+  ``shipping``, ``shipping_cost``, ``delivery_fee`` …): each line where it is above 0 gets a
+  charge line after it in order_items (kind ``charge``, no product id, quantity 1, unit price =
+  the charge, taken as per line whatever the line's quantity), so it counts in the order's
+  value and revenue and never as an item (see :mod:`..purchases`); the column is then dropped;
+* a customers table with a person column (:data:`PERSON_COLUMNS`: ``customer_unique_id`` …)
+  next to customer_id, as when a customer id is issued per order (Olist): customer ids are
+  replaced by the person's id in customers (first row per person kept), orders, events and
+  reviews, so every per-customer analysis counts people.
+
 CSV files are read with every column as text so the validator coerces and reports each bad
 value; the delimiter (``,`` ``;`` tab ``|``) is taken from the header line, a UTF-8 BOM is
 dropped, UTF-16 (Excel "Unicode text") is recognised by its BOM, and bytes that are not
@@ -37,7 +59,7 @@ from pathlib import Path
 import polars as pl
 
 from ..errors import ShopperError
-from ..parsing import parse_datetimes, to_id_strings
+from ..parsing import as_text, is_nested, parse_datetimes, to_floats, to_id_strings
 from ..schema import LINE_COLUMN, NESTED_FLAG, TABLES
 from . import ProgressFn, RawSource, RawTable
 
@@ -50,7 +72,10 @@ __all__ = [
     "map_headers",
     "check_delimiter",
     "TABLE_STEMS",
+    "table_for_stem",
     "COLUMN_SYNONYMS",
+    "CHARGE_COLUMNS",
+    "PERSON_COLUMNS",
     "SESSION_GAP_MINUTES",
     "number_rows",
 ]
@@ -68,6 +93,35 @@ TABLE_STEMS: dict[str, str] = {
     "reviews": "reviews", "review": "reviews",
 }
 _WEAK_STEMS = {"transactions"}  # only used when the canonical file is absent
+
+#: How strongly a file's stem claims its table (lower wins; see :func:`table_for_stem`).
+_EXACT, _WEAK, _LOOSE = 0, 1, 2
+_WORD_SPLIT = re.compile(r"[^0-9a-z]+")
+
+
+def table_for_stem(stem: str) -> tuple[str, int] | None:
+    """The canonical table a (normalised) file stem names, and how strongly.
+
+    Returns:
+        ``(table, 0)`` for a stem of :data:`TABLE_STEMS`, ``(table, 1)`` for one of the weak
+        stems (``transactions``), ``(table, 2)`` for a stem holding a canonical table name as
+        whole words (``olist_orders_dataset`` → orders; the longest name held wins, so
+        ``olist_order_items_dataset`` → order_items), else None (``olist_order_payments_dataset``:
+        ``order`` is not ``orders``).
+    """
+    table = TABLE_STEMS.get(stem)
+    if table is not None:
+        return table, _WEAK if stem in _WEAK_STEMS else _EXACT
+    words = [w for w in _WORD_SPLIT.split(stem) if w]
+    best: tuple[int, int, str] | None = None
+    for name in TABLES:
+        want = name.split("_")
+        n = len(want)
+        if any(words[i:i + n] == want for i in range(len(words) - n + 1)):
+            rank = (n, len(name), name)
+            if best is None or rank > best:
+                best = rank
+    return (best[2], _LOOSE) if best else None
 
 _SUFFIXES = {".csv": "csv", ".tsv": "csv", ".txt": None, ".parquet": "parquet", ".pq": "parquet",
              ".jsonl": "json", ".ndjson": "json", ".json": "json"}
@@ -134,6 +188,16 @@ COLUMN_SYNONYMS: dict[str, dict[str, tuple[str, ...]]] = {
         "text": ("text", "review", "review_text", "body", "content", "comment", "review_body"),
     },
 }
+
+#: Order-line headers holding the line's delivery charge, in priority order (compared after
+#: :func:`normalise_header`). Each line where it is above 0 gets a charge line (see the module
+#: docstring).
+CHARGE_COLUMNS: tuple[str, ...] = (
+    "freight_value", "freight", "freight_cost", "shipping", "shipping_cost", "shipping_fee", "shipping_price",
+    "delivery_fee", "delivery_cost", "delivery_charge",
+)
+#: Customers headers naming the person when customer ids are issued per order, in priority order.
+PERSON_COLUMNS: tuple[str, ...] = ("customer_unique_id", "unique_customer_id", "person_id")
 
 #: Events without a session id are split into sessions per customer at gaps longer than this.
 SESSION_GAP_MINUTES = 30
@@ -908,12 +972,81 @@ def read_table_file(path: Path, *, table: str, origin: str | None = None) -> tup
     if table == "order_items" and "quantity" not in frame.columns and {"order_id", "product_id"} <= set(frame.columns):
         # one row per unit sold (Olist and many marketplace exports number the units instead)
         frame = frame.with_columns(pl.lit(1, dtype=pl.Int64).alias("quantity"))
-        notes.append(f"{origin}: no quantity column; each row counted as one unit")
+        notes.append(f"{origin}: no quantity column; each row counted as one unit (quantity 1)")
+    if table == "order_items":
+        frame, note = _line_charges(frame, origin=origin)
+        if note:
+            notes.append(note)
     if table == "events" and "session_id" not in frame.columns:
         frame, note = _derive_sessions(frame, origin=origin)
         if note:
             notes.append(note)
     return RawTable(name=table, frame=frame, origin=origin, encoding=encoding), notes
+
+
+def _line_charges(frame: pl.DataFrame, *, origin: str) -> tuple[pl.DataFrame, str | None]:
+    """Order lines with a delivery-charge column (:data:`CHARGE_COLUMNS`): a charge line after
+    each line where it is above 0 (kind 'charge', no product id, quantity 1, unit price = the
+    charge; the line's other columns and line number kept), the column dropped.
+
+    A column without a single number (a shipping method, say) is left alone: the validator
+    lists it among the ignored columns.
+    """
+    if not {"order_id", "quantity", "unit_price"} <= set(frame.columns):
+        return frame, None  # the validator says which required column is missing
+    taken = set(COLUMN_SYNONYMS["order_items"]) | {"kind", LINE_COLUMN}
+    by_norm: dict[str, str] = {}
+    for c in frame.columns:
+        if c not in taken and not c.startswith(NESTED_FLAG):
+            by_norm.setdefault(normalise_header(c), c)
+    col = next((by_norm[n] for n in (normalise_header(s) for s in CHARGE_COLUMNS) if n in by_norm), None)
+    if col is None or is_nested(frame.schema[col]):
+        return frame, None
+    raw = frame.get_column(col)
+    amount = to_floats(raw)
+    if amount.is_null().all():
+        return frame, None
+    text = as_text(raw).str.strip_chars()
+    unreadable = int((amount.is_null() & text.is_not_null() & (text != "")).sum())
+    charged = (amount > 0).fill_null(False)
+    n = int(charged.sum())
+    lines = frame.drop(col, NESTED_FLAG + col, strict=False)
+    if "kind" not in lines.columns:
+        lines = lines.with_columns(pl.lit(None, dtype=pl.String).alias("kind"))
+    elif lines.schema["kind"] != pl.String:
+        lines = lines.with_columns(as_text(lines.get_column("kind")))
+    price_type = lines.schema["unit_price"]
+    if price_type == pl.String:
+        price = as_text(raw)
+    elif price_type.is_float():
+        price = amount.cast(price_type)
+    elif price_type.is_integer():
+        lines = lines.with_columns(pl.col("unit_price").cast(pl.Float64))
+        price = amount
+    else:
+        lines = lines.with_columns(as_text(lines.get_column("unit_price")))
+        price = as_text(raw)
+    # each charge line right after its line, so the rows stay in file order
+    order = "__order"
+    lines = lines.with_columns((pl.int_range(pl.len(), dtype=pl.Int64) * 2).alias(order))
+    schema = lines.schema
+    charge = lines.filter(charged).with_columns(
+        price.filter(charged).alias("unit_price"),
+        pl.lit(1).cast(schema["quantity"]).alias("quantity"),
+        pl.lit("charge", dtype=pl.String).alias("kind"),
+        (pl.col(order) + 1).alias(order),
+        *([pl.lit(None).cast(schema["product_id"]).alias("product_id")] if "product_id" in schema else []),
+        *[pl.lit(False).alias(NESTED_FLAG + c) for c in ("product_id", "quantity", "unit_price", "kind")
+          if NESTED_FLAG + c in schema],
+    )
+    frame = (pl.concat([lines, charge]).sort(order) if n else lines).drop(order)
+    total = float(amount.filter(charged).sum() or 0.0)
+    note = (f"{origin}: '{col}' read as each line's delivery charge: {n:,} charge line{'' if n == 1 else 's'} "
+            f"added (kind 'charge', no product, quantity 1, unit price = {col}; Σ {total:,.2f}), one per line "
+            "where it is above 0; charges count in revenue, never as items")
+    if unreadable:
+        note += f"; {unreadable:,} value{'' if unreadable == 1 else 's'} of it not a number added no charge"
+    return frame, note
 
 
 def _derive_sessions(frame: pl.DataFrame, *, origin: str) -> tuple[pl.DataFrame, str | None]:
@@ -959,24 +1092,28 @@ def _derive_sessions(frame: pl.DataFrame, *, origin: str) -> tuple[pl.DataFrame,
 def load_folder(path: Path, *, progress: ProgressFn) -> RawSource:
     """Read every canonical table found in a folder.
 
-    Files are matched to tables by stem (see :data:`TABLE_STEMS`); ``truth_*.parquet`` files
-    (the sample's planted answers) go to ``extras`` unchanged; any other file is left out
-    with a note ("ignored: foo.txt"). Hidden files and ``truth.json`` are skipped silently.
+    Files are matched to tables by stem (see :func:`table_for_stem`): an exact stem of
+    :data:`TABLE_STEMS` first, then a weak one (``transactions``), then a stem holding a table's
+    name as whole words (``olist_orders_dataset``); a loosely named file without a column its
+    table requires is ignored with a note. ``truth_*.parquet`` files (the sample's planted
+    answers) go to ``extras`` unchanged; any other file is left out with a note ("ignored:
+    foo.txt"). Hidden files and ``truth.json`` are skipped silently. A customers table with a
+    person column (:data:`PERSON_COLUMNS`) turns every customer id into its person's.
 
     Args:
         path: The folder.
         progress: Called with ("reading orders.csv", fraction) per file.
 
     Raises:
-        ShopperError: The folder is missing, two files claim the same table, or a file cannot
-            be read (empty, binary, wrong delimiter, malformed); the message names the file.
+        ShopperError: The folder is missing, two files claim the same table equally, or a file
+            cannot be read (empty, binary, wrong delimiter, malformed); the message names the file.
     """
     path = Path(path)
     if not path.is_dir():
         raise ShopperError(f"Folder not found: '{path}'.")
     notes: list[str] = []
     extras: dict[str, pl.DataFrame] = {}
-    claims: dict[str, list[tuple[Path, bool]]] = {}
+    claims: dict[str, list[tuple[Path, int]]] = {}
     for f in sorted(path.iterdir(), key=lambda p: p.name.lower()):
         if f.name.startswith(".") or not f.is_file():
             continue
@@ -986,29 +1123,92 @@ def load_folder(path: Path, *, progress: ProgressFn) -> RawSource:
             if fmt == "parquet":
                 extras[stem] = _read_parquet(f, f.name).drop(LINE_COLUMN)
             continue
-        table = TABLE_STEMS.get(stem)
-        if table is None or fmt is None:
+        match = table_for_stem(stem)
+        if match is None or fmt is None:
             notes.append(f"ignored: {f.name}")
             continue
-        claims.setdefault(table, []).append((f, stem in _WEAK_STEMS))
-    chosen: dict[str, Path] = {}
+        claims.setdefault(match[0], []).append((f, match[1]))
+    chosen: dict[str, tuple[Path, int]] = {}
     for table, files in claims.items():
-        strong = [f for f, weak in files if not weak] or [f for f, _ in files]
+        best = min(rank for _, rank in files)
+        strong = [f for f, rank in files if rank == best]
         if len(strong) > 1:
             raise ShopperError(
                 f"{path}: {', '.join(f.name for f in strong)} all look like the '{table}' table; keep one.",
                 hint="Rename or move the others out of the folder.")
-        chosen[table] = strong[0]
+        chosen[table] = (strong[0], best)
         notes.extend(f"ignored: {f.name} ({strong[0].name} is used for {table})" for f, _ in files if f != strong[0])
     tables: dict[str, RawTable] = {}
     order = [t for t in TABLES if t in chosen]
     for i, table in enumerate(order):
-        f = chosen[table]
+        f, rank = chosen[table]
         progress(f"reading {f.name}", i / max(len(order), 1))
         raw, file_notes = read_table_file(f, table=table)
+        if rank == _LOOSE:
+            missing = [c for c in TABLES[table].required if c not in raw.frame.columns]
+            if missing:
+                notes.append(_not_the_table(f.name, table, missing, raw.frame.columns))
+                continue
         tables[table] = raw
         notes.extend(file_notes)
         if _stem(f) != table:
             notes.append(f"{f.name} read as {table}")
+    note = _customers_as_persons(tables)
+    if note:
+        notes.append(note)
     progress("files read", 1.0)
     return RawSource(kind="files", description=f"folder {path}", tables=tables, notes=notes, extras=extras)
+
+
+def _not_the_table(name: str, table: str, missing: list[str], columns: list[str]) -> str:
+    """The note for a loosely named file left out because it lacks required columns."""
+    cols = ", ".join(missing)
+    note = (f"ignored: {name} (named like the {table} table, but it has no {cols} "
+            f"column{'' if len(missing) == 1 else 's'})")
+    if table == "reviews" and "product_id" in missing and any(normalise_header(c) == "orderid" for c in columns):
+        note = note[:-1] + ("; its reviews are of whole orders, which can hold several products, "
+                            "so no review can be given to one product)")
+    return note
+
+
+def _customers_as_persons(tables: dict[str, RawTable]) -> str | None:
+    """Customer ids issued per order (Olist's customer_id) replaced by the person's id when the
+    customers table has a :data:`PERSON_COLUMNS` column: in customers (the first row of each
+    person kept), orders, events and reviews. Ids without a person are kept as they are.
+
+    Returns:
+        A note, or None when there is no person column.
+    """
+    customers = tables.get("customers")
+    if customers is None or "customer_id" not in customers.frame.columns:
+        return None
+    frame = customers.frame
+    by_norm = {normalise_header(c): c for c in frame.columns if c != "customer_id" and not c.startswith(NESTED_FLAG)}
+    col = next((by_norm[n] for n in (normalise_header(s) for s in PERSON_COLUMNS) if n in by_norm), None)
+    if col is None or is_nested(frame.schema[col]) or is_nested(frame.schema["customer_id"]):
+        return None
+    ids = to_id_strings(frame.get_column("customer_id"))
+    persons = to_id_strings(frame.get_column(col))
+    if persons.is_null().all():
+        return None
+    pairs = (pl.DataFrame({"id": ids, "person": persons}).filter(pl.col("id").is_not_null())
+             .unique("id", keep="first", maintain_order=True).with_columns(pl.col("person").fill_null(pl.col("id"))))
+    new_ids = pl.select(pl.when(persons.is_null()).then(ids).otherwise(persons)).to_series().alias("customer_id")
+    frame = frame.with_columns(new_ids).drop(col, NESTED_FLAG + col, strict=False)
+    first = pl.col("customer_id").is_first_distinct() | pl.col("customer_id").is_null()
+    frame = frame.filter(first)
+    tables["customers"] = RawTable(customers.name, frame, customers.origin, customers.encoding)
+    keys, values = pairs.get_column("id"), pairs.get_column("person")
+    changed = ["customers"]
+    for name in ("orders", "events", "reviews"):
+        t = tables.get(name)
+        if t is None or "customer_id" not in t.frame.columns or is_nested(t.frame.schema["customer_id"]):
+            continue
+        mapped = to_id_strings(t.frame.get_column("customer_id")).replace(keys, values)
+        tables[name] = RawTable(t.name, t.frame.with_columns(mapped.alias("customer_id")), t.origin, t.encoding)
+        changed.append(name)
+    n_ids, n_persons = pairs.height, values.n_unique()
+    where = ", ".join(changed[:-1]) + " and " + changed[-1] if len(changed) > 1 else changed[0]
+    return (f"{customers.origin}: '{col}' names the person behind each customer id: {n_ids:,} customer "
+            f"id{'' if n_ids == 1 else 's'} of {n_persons:,} {'person' if n_persons == 1 else 'people'}; "
+            f"customer ids in {where} replaced by it, so per-customer analyses count people")
