@@ -67,6 +67,9 @@ _STATUS_SYNONYMS = {
     "completed": "completed", "complete": "completed", "delivered": "completed", "shipped": "completed",
     "paid": "completed", "done": "completed", "fulfilled": "completed", "ok": "completed",
     "invoiced": "completed", "processing": "completed", "approved": "completed",
+    # placed but not yet paid or shipped: an order the export does not mark cancelled or returned
+    # is completed (the purchase rules); Olist's "created", Shopify's "pending"
+    "created": "completed", "pending": "completed", "placed": "completed", "partially_refunded": "completed",
     "unavailable": "cancelled",
     "cancelled": "cancelled", "canceled": "cancelled", "cancel": "cancelled", "void": "cancelled",
     "returned": "returned", "return": "returned", "refunded": "returned", "refund": "returned",

@@ -333,18 +333,25 @@ def _read_mongo(ws: Workspace, uri: str, *, collections: dict[str, str] | None, 
 
 # -- folders -------------------------------------------------------------------------------------
 
-def _folder_files(path: Path) -> dict[str, Path]:
-    """Table → the file the folder loader would read for it."""
-    from .sources.files import _WEAK_STEMS, TABLE_STEMS, _file_format, _stem
+def _folder_files(path: Path, ws: Workspace) -> dict[str, Path]:
+    """Table → the file the folder loader read for it at import (its report's origin), so a
+    loosely named file (``olist_orders_dataset.csv``) is followed too; a table that arrives
+    later is looked for by its exact name (the import's rules for which file wins)."""
+    from .sources.files import _file_format, _stem, table_for_stem
 
-    claims: dict[str, list[tuple[Path, bool]]] = {}
+    report = ws.report.tables
+    claims: dict[str, list[tuple[int, Path]]] = {}
     for f in sorted(path.iterdir(), key=lambda p: p.name.lower()):
         if f.name.startswith(".") or not f.is_file() or _file_format(f) is None:
             continue
-        table = TABLE_STEMS.get(_stem(f))
-        if table is not None:
-            claims.setdefault(table, []).append((f, _stem(f) in _WEAK_STEMS))
-    return {t: ([f for f, weak in fs if not weak] or [f for f, _ in fs])[0] for t, fs in claims.items()}
+        match = table_for_stem(_stem(f))
+        if match is None:
+            continue
+        table, rank = match
+        read_at_import = table in report and report[table].origin == f.name
+        if read_at_import or (table not in report and rank < 2):
+            claims.setdefault(table, []).append((-1 if read_at_import else rank, f))
+    return {t: min(fs, key=lambda rf: rf[0])[1] for t, fs in claims.items()}
 
 
 def _read_folder(ws: Workspace, path: Path, *, limit: int, progress: ProgressFn, init_only: bool = False
@@ -358,7 +365,7 @@ def _read_folder(ws: Workspace, path: Path, *, limit: int, progress: ProgressFn,
     states: dict[str, dict] = {}
     tables: dict[str, RawTable] = {}
     notes: list[str] = []
-    for table, f in _folder_files(path).items():
+    for table, f in _folder_files(path, ws).items():
         stream = f"file:{f.name}"
         st = f.stat()
         state = stored.get(stream)

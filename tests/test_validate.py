@@ -390,3 +390,13 @@ def test_reimport_of_unchanged_source_reuses_workspace(tmp_path: Path) -> None:
     assert not changed.reused
     forced = import_source(source, data_dir=data_dir, force=True)
     assert not forced.reused
+
+
+def test_placed_but_unpaid_statuses_are_completed_orders() -> None:
+    """The purchase rules: an order is completed unless the export marks it cancelled or
+    returned, so Olist's "created" and Shopify's "pending" are orders like "delivered"."""
+    from shopper_tui.analytics.validate import _STATUS_SYNONYMS, _vocabulary
+
+    statuses = pl.Series("status", ["created", "Pending", "delivered", "canceled", "unavailable", "refunded"])
+    assert _vocabulary(statuses, _STATUS_SYNONYMS).to_list() == [
+        "completed", "completed", "completed", "cancelled", "cancelled", "returned"]

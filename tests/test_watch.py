@@ -396,3 +396,27 @@ def test_appended_guest_orders_and_charges_follow_the_purchase_rules(tmp_path: P
         assert items == ["p1"]
     finally:
         ws.close()
+
+
+def test_loosely_named_files_are_followed_as_the_import_read_them(tmp_path: Path) -> None:
+    """Watch mode follows the files the import read, also when they were matched by the words of
+    their name (Olist's olist_orders_dataset.csv), and not a file the import ignored."""
+    folder = tmp_path / "olist"
+    folder.mkdir()
+    (folder / "olist_orders_dataset.csv").write_text(
+        "order_id,customer_id,order_status,order_purchase_timestamp\no1,c1,delivered,2018-01-02 10:00:00\n")
+    (folder / "olist_order_items_dataset.csv").write_text(
+        "order_id,order_item_id,product_id,seller_id,price,freight_value\no1,1,p1,s1,10.0,2.5\n")
+    (folder / "olist_order_payments_dataset.csv").write_text("order_id,payment_value\no1,12.5\n")
+    imported = import_source(folder, data_dir=tmp_path / "data")
+    ws = Workspace(imported.path, read_only=False)
+    try:
+        with (folder / "olist_orders_dataset.csv").open("a") as fh:
+            fh.write("o2,c2,delivered,2018-01-03 11:00:00\n")
+        with (folder / "olist_order_items_dataset.csv").open("a") as fh:
+            fh.write("o2,1,p1,s1,20.0,0\n")
+        got = poll(ws, folder)
+        assert got.appended["orders"] == 1 and got.appended["order_items"] == 1  # no freight: no charge line
+        assert ws.sql("SELECT sum(value) AS v FROM purchases").item() == 10.0 + 2.5 + 20.0
+    finally:
+        ws.close()
