@@ -208,9 +208,9 @@ class AffinityScreen(ShopperScreen):
         self._reviews = None
         if workspace is None:
             return
-        if getattr(self.app, "segmentation", None) is None:
+        if self.app.segmentation is None:
             self._status("Segmenting customers (Segments, key 2, chooses the method)…")
-            self.app.request_segmentation()  # type: ignore[attr-defined]
+            self.app.request_segmentation()
 
     def _segmentation_failed(self, error: str | None) -> None:
         """No segments with this data: the heatmap (segments × categories) cannot be drawn."""
@@ -232,7 +232,7 @@ class AffinityScreen(ShopperScreen):
         self._segments = [(int(i), str(n)) for i, n in names.iter_rows()]
         picker = self.query_one("#cross-segment", Select)
         picker.set_options([("All customers", _ALL), *((n, i) for i, n in self._segments)])
-        focus = getattr(self.app, "focus_segment", None)
+        focus = self.app.focus_segment
         picker.value = focus if focus in dict(self._segments) else _ALL
         self.reload()
 
@@ -340,7 +340,7 @@ class AffinityScreen(ShopperScreen):
                 wide = wide.with_columns(pl.lit(None, dtype=pl.Float64).alias(item))
         values = wide.select(self._items).rows()
         cursor = None
-        focus = getattr(self.app, "focus_segment", None)
+        focus = self.app.focus_segment
         if heat.row_labels == [] and focus is not None:
             ids = [i for i, _ in self._segments]
             if focus in ids:
@@ -355,7 +355,7 @@ class AffinityScreen(ShopperScreen):
         parts = [f"by {self.by} (c)", f"metric {self.metric} (m)", f"from {self.basis} (b)"]
         if self.basis == "purchases":
             parts.append(f"{self.measure} (u)")
-        choice = getattr(self.app, "segment_choice", None)
+        choice = self.app.segment_choice
         seg = f" · {choice.describe()}" if choice is not None and self.labels is not None else ""
         views = {"heat": "Affinity", "drill": "Top products", "cross": "Cross-sell"}
         text = f"{views[self.view]} · " + " · ".join(parts) + seg
@@ -418,7 +418,7 @@ class AffinityScreen(ShopperScreen):
 
         # in-process (workers=1): a process pool cannot start from inside the running app
         # ("bad value(s) in fds_to_keep"); the scores are cached, so this runs once per data set
-        return score_frame(load_reviews(ws), cache=artifact_cache(ws, self.app.settings),  # type: ignore[attr-defined]
+        return score_frame(load_reviews(ws), cache=artifact_cache(ws, self.app.settings),
                            progress=progress, workers=1)
 
     def load_drill(self, segment_id: int, item: str) -> None:

@@ -123,7 +123,7 @@ class CohortsScreen(ShopperScreen):
             yield Static("", id="cohort-cell", markup=False)
 
     def on_mount(self) -> None:
-        focus = self.app.focus_segment  # type: ignore[attr-defined]
+        focus = self.app.focus_segment
         if focus is not None:  # before the workspace arrives, so the first triangle is filtered
             self.set_reactive(CohortsScreen.spec, replace(self.spec, segment=int(focus)))
         super().on_mount()
@@ -155,7 +155,7 @@ class CohortsScreen(ShopperScreen):
             self.recompute()
 
     def _segment_names(self) -> dict[int, str]:
-        seg = self.app.segmentation  # type: ignore[attr-defined]
+        seg = self.app.segmentation
         if seg is None:
             return {}
         return {int(i): str(n) for i, n in seg.segments.select("segment_id", "name").iter_rows()}
@@ -170,12 +170,12 @@ class CohortsScreen(ShopperScreen):
             return
         labels = None
         if self.spec.segment is not None:
-            seg = self.app.segmentation  # type: ignore[attr-defined]
-            if seg is None and getattr(self.app, "segmentation_error", None):
+            seg = self.app.segmentation
+            if seg is None and self.app.segmentation_error:
                 self.spec = replace(self.spec, segment=None)  # no segments with this data: everyone
                 return
             if seg is None:
-                self.app.request_segmentation()  # type: ignore[attr-defined]
+                self.app.request_segmentation()
                 self._show_spec("  (segmenting… the filter follows)")
                 return
             from shopper_tui.models import segment_labels
@@ -264,7 +264,7 @@ class CohortsScreen(ShopperScreen):
     def action_next_segment(self) -> None:
         names = self._segment_names()
         if not names:
-            self.app.request_segmentation()  # type: ignore[attr-defined]
+            self.app.request_segmentation()
             self.notify("Segmenting first (Segments, key 2, chooses how); press g again when it is ready.")
             return
         ids: list[int | None] = [None, *sorted(names)]

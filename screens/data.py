@@ -197,14 +197,14 @@ class DataScreen(ShopperScreen):
     def load_health(self, workspace: Workspace) -> list[HealthLine]:
         progress = job_progress("Health")
         progress("checking source, workspace and cache", None)
-        return workspace_health(self.app.settings, workspace)  # type: ignore[attr-defined]
+        return workspace_health(self.app.settings, workspace)
 
     # -- loading ---------------------------------------------------------------------------
     @work(thread=True, exclusive=True, exit_on_error=False, group="data")
     def load(self, workspace: Workspace) -> DataOverview:
         progress = job_progress("Data")
         progress("counting rows", None)
-        facts = workspace_facts(workspace, data_dir=self.app.settings.data_dir)  # type: ignore[attr-defined]
+        facts = workspace_facts(workspace, data_dir=self.app.settings.data_dir)
         summary = table_summary(workspace)
         progress("reconciling order lines", None)
         lines = workspace.report.lines()
@@ -220,7 +220,7 @@ class DataScreen(ShopperScreen):
     def load_preview(self, workspace: Workspace, table: str) -> tuple[str, pl.DataFrame]:
         progress = job_progress(f"Preview {table}")
         progress("reading", None)
-        show_pii = self.app.settings.show_pii  # type: ignore[attr-defined]
+        show_pii = self.app.settings.show_pii
         return table, table_preview(workspace, table, limit=PREVIEW_ROWS, show_pii=show_pii)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
@@ -270,7 +270,7 @@ class DataScreen(ShopperScreen):
     def show_preview(self, name: str, frame: pl.DataFrame) -> None:
         counts = self._row_count(name)
         shown = f"first {frame.height:,} of {counts:,} rows" if counts > frame.height else f"all {frame.height:,} rows"
-        masked = "" if self.app.settings.show_pii else " · personal columns masked"  # type: ignore[attr-defined]
+        masked = "" if self.app.settings.show_pii else " · personal columns masked"
         self.query_one("#preview-title", Label).update(f"{name}: {shown}{masked if name == 'customers' else ''}")
         preview = self.query_one("#preview-table", FrameTable)
         preview.set_frame(frame, name=name, keep_view=preview.table_name == name)  # a reload keeps sort and filter

@@ -261,7 +261,7 @@ class FunnelsScreen(ShopperScreen):
 
     # -- state -----------------------------------------------------------------------------
     def saved_funnels(self) -> dict[str, list[str]]:
-        return dict(getattr(self.app.settings, "funnels", {}) or {})  # type: ignore[attr-defined]
+        return dict(self.app.settings.funnels or {})
 
     def watch_workspace(self, workspace: Workspace | None) -> None:
         if workspace is not None:
@@ -280,8 +280,8 @@ class FunnelsScreen(ShopperScreen):
     def _show_spec(self) -> None:
         spec = self.spec
         text = Text(spec.describe())
-        if spec.by == "segment" and self.app.segmentation is None:  # type: ignore[attr-defined]
-            failed = getattr(self.app, "segmentation_error", None)
+        if spec.by == "segment" and self.app.segmentation is None:
+            failed = self.app.segmentation_error
             text.append("   (no segments with this data)" if failed else "   (segmenting… the breakdown follows)",
                         style="dim")
         self.query_one("#funnel-spec", Static).update(text)
@@ -309,14 +309,14 @@ class FunnelsScreen(ShopperScreen):
             return
         labels = None
         if self.spec.by == "segment":
-            seg = self.app.segmentation  # type: ignore[attr-defined]
-            failed = getattr(self.app, "segmentation_error", None)
+            seg = self.app.segmentation
+            failed = self.app.segmentation_error
             if seg is None and failed:
                 self._no_funnel(f"No breakdown by segment: {failed}\nb: another breakdown.")
                 self._show_spec()
                 return
             if seg is None:
-                self.app.request_segmentation()  # type: ignore[attr-defined]
+                self.app.request_segmentation()
                 self._show_spec()
                 return
             from shopper_tui.models import segment_labels
@@ -398,7 +398,7 @@ class FunnelsScreen(ShopperScreen):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "back":
             in_input = isinstance(self.focused, Input)
-            return in_input or (self.examples is not None and self.app.job_status is None)  # type: ignore[attr-defined]
+            return in_input or (self.examples is not None and self.app.job_status is None)
         return True
 
     def action_back(self) -> None:
@@ -454,7 +454,7 @@ class FunnelsScreen(ShopperScreen):
 
         steps = list(self.spec.steps)
         current = next((n for n, st in self.saved_funnels().items() if st == steps), "")
-        where = getattr(self.app.settings, "funnels_file", None)  # type: ignore[attr-defined]
+        where = self.app.settings.funnels_file
         note = f"{' → '.join(steps)}\nSaved to {where}" if where else " → ".join(steps)
         self.app.push_screen(NamePrompt("Save this funnel as", value=current, note=note),
                              lambda name: self._save_as(name, steps))
@@ -467,7 +467,7 @@ class FunnelsScreen(ShopperScreen):
         if not name:
             return
         try:
-            self.app.settings = save_funnel(self.app.settings, name, steps)  # type: ignore[attr-defined]
+            self.app.settings = save_funnel(self.app.settings, name, steps)
         except ShopperError as exc:
             self.notify(str(exc), title="Funnel not saved", severity="error", markup=False)
             return
@@ -524,7 +524,7 @@ class FunnelsScreen(ShopperScreen):
             return
         customer = event.row.get("customer_id")
         if customer is not None:
-            self.app.selected_customer = str(customer)  # type: ignore[attr-defined]
+            self.app.selected_customer = str(customer)
             self.notify(f"Customer {customer} selected (Recommendations, key 4, follows it).", title="Customer")
 
     def _examples_for_row(self, row: dict[str, Any]) -> None:
@@ -536,11 +536,11 @@ class FunnelsScreen(ShopperScreen):
             return
         labels = None
         if result.by == "segment":
-            if self.app.segmentation is None:  # type: ignore[attr-defined]
+            if self.app.segmentation is None:
                 self.notify("The segments are being trained again; try once they are back.", severity="warning")
                 return
             from shopper_tui.models import segment_labels
 
-            labels = segment_labels(self.app.segmentation)  # type: ignore[attr-defined]
+            labels = segment_labels(self.app.segmentation)
         # the funnel the table shows, not a spec changed since (b pressed while it recomputes)
         self.load_examples(ws, spec, labels, int(row["step_index"]), row.get("group") if result.by else None)

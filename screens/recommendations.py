@@ -206,7 +206,7 @@ class RecommendationsScreen(ShopperScreen):
         self._previous = None
         self.query_one("#rec-model-state", Static).update("training…")
         self.query_one("#rec-note", Static).update("Training the recommender (ALS, item-item, content, popularity)…")
-        self._fit(workspace, self._labels(), self.app.segmentation)  # type: ignore[attr-defined]
+        self._fit(workspace, self._labels(), self.app.segmentation)
 
     def data_changed(self) -> None:
         """New rows in watch mode: keep serving the trained model (refitting ALS on every poll
@@ -230,13 +230,13 @@ class RecommendationsScreen(ShopperScreen):
     def _labels(self) -> pl.DataFrame | None:
         from shopper_tui.models import segment_labels
 
-        seg = getattr(self.app, "segmentation", None)
+        seg = self.app.segmentation
         return segment_labels(seg) if seg is not None else None
 
     def _cache(self, ws: Workspace) -> Any:
         from shopper_tui.models import artifact_cache
 
-        return artifact_cache(ws, self.app.settings)  # type: ignore[attr-defined]
+        return artifact_cache(ws, self.app.settings)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="rec-fit")
     def _fit(self, ws: Workspace, labels: pl.DataFrame | None, source: object) -> _Trained | ShopperError:

@@ -230,7 +230,7 @@ class ReviewsScreen(ShopperScreen):
         yield Static("", id="reviews-missing", markup=False)
 
     def on_mount(self) -> None:
-        self.model = getattr(self.app.settings, "sentiment_model", "auto") or "auto"
+        self.model = self.app.settings.sentiment_model or "auto"
         self.watch(self.app, "segmentation", self._segmentation_changed, init=False)
         self.watch(self.app, "segmentation_error", self._segmentation_changed, init=False)
         self.watch(self.app, "focus_segment", self._focus_changed, init=True)
@@ -467,7 +467,7 @@ class ReviewsScreen(ShopperScreen):
         note = self.query_one("#segments-note", Static)
         if views.segments_wide is None:
             segments.set_frame(_empty())
-            failed = getattr(self.app, "segmentation_error", None)
+            failed = self.app.segmentation_error
             note.update(f"No segments with this data: {failed}" if failed else
                         "No segmentation yet: train one on Segments (2), or ctrl+p → Reviews: segment customers."
                         + ("" if "orders" in (self.workspace.present if self.workspace else ()) else
@@ -484,7 +484,7 @@ class ReviewsScreen(ShopperScreen):
         note = self.query_one("#summary-note", Static)
         if self.by == "segment" and views.labels is None:
             self.query_one("#summary-table", FrameTable).set_frame(_empty())
-            failed = getattr(self.app, "segmentation_error", None)
+            failed = self.app.segmentation_error
             note.update(f"No segments with this data: {failed} · g: granularity" if failed else
                         "Summaries by segment need a segmentation: train one on Segments (2) or "
                         "ctrl+p → Reviews: segment customers · g: granularity")

@@ -208,17 +208,17 @@ class SegmentsScreen(ShopperScreen):
         self.query_one("#seg-detail").border_title = "Persona and insights"
 
     def on_screen_resume(self) -> None:
-        if self.workspace is not None and self.app.segmentation is None:  # type: ignore[attr-defined]
-            self.app.request_segmentation()  # type: ignore[attr-defined]
+        if self.workspace is not None and self.app.segmentation is None:
+            self.app.request_segmentation()
 
     def watch_workspace(self, workspace: Workspace | None) -> None:
         if workspace is None:
             return
         self._set_level("segments")
-        if self.app.segmentation is not None:  # type: ignore[attr-defined]
-            self._segmentation_changed(self.app.segmentation)  # type: ignore[attr-defined]
+        if self.app.segmentation is not None:
+            self._segmentation_changed(self.app.segmentation)
         else:
-            self.app.request_segmentation()  # type: ignore[attr-defined]
+            self.app.request_segmentation()
             self._refresh_header()
 
     def show_no_data(self, message: str) -> None:
@@ -276,13 +276,13 @@ class SegmentsScreen(ShopperScreen):
             text.append(f" · {r.k} segments · {r.labels.height:,} customers")
         pending = self.shown is None or choice != self.shown_choice
         if pending and self.workspace is not None:
-            running = self.app.job_status is not None  # type: ignore[attr-defined]
+            running = self.app.job_status is not None
             if self.shown is not None:
                 text.append("  →  ")
-            failed = getattr(self.app, "segmentation_error", None)
+            failed = self.app.segmentation_error
             state = "training…" if running else "not possible with this data" if failed else "not trained (m/f to pick again)"
             text.append(f"{choice.describe()}: {state}", style="italic")
-        moved = getattr(self.app, "moved_customers", None)
+        moved = self.app.moved_customers
         if moved is not None and moved.height:
             text.append(f" · {moved.height:,} moved by new data (v)", style="bold")
         text.append("   m method · f features · +/- k · c compare · enter customers", style="dim")
@@ -301,7 +301,7 @@ class SegmentsScreen(ShopperScreen):
             self._show_customer(event.worker.result)  # type: ignore[arg-type]
 
     def _show_segments(self, view: SegmentsView) -> None:
-        if view.result is not self.app.segmentation:  # type: ignore[attr-defined]
+        if view.result is not self.app.segmentation:
             return  # a newer one is on its way
         self.shown = view
         self.shown_choice = self._app_choice
@@ -326,7 +326,7 @@ class SegmentsScreen(ShopperScreen):
 
     def _highlight(self, segment_id: int | None) -> None:
         self.current_segment = segment_id
-        self.app.focus_segment = segment_id  # type: ignore[attr-defined]
+        self.app.focus_segment = segment_id
         box = self.query_one("#seg-insights", Static)
         if self.shown is None or segment_id is None:
             box.update("")
@@ -373,7 +373,7 @@ class SegmentsScreen(ShopperScreen):
 
     @property
     def _show_pii(self) -> bool:
-        return bool(self.app.settings.show_pii)  # type: ignore[attr-defined]
+        return bool(self.app.settings.show_pii)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="segment-customers")
     @in_lane
@@ -409,7 +409,7 @@ class SegmentsScreen(ShopperScreen):
             self._fill_moved()
 
     def action_moved(self) -> None:
-        moved = getattr(self.app, "moved_customers", None)
+        moved = self.app.moved_customers
         if moved is None or moved.is_empty():
             self.notify("No customer has moved segment: in watch mode (--watch), customers with new orders "
                         "or events are placed with the trained model and listed here.", title="Moved customers")
@@ -420,7 +420,7 @@ class SegmentsScreen(ShopperScreen):
     def _fill_moved(self) -> None:
         import polars as pl
 
-        moved = getattr(self.app, "moved_customers", None)
+        moved = self.app.moved_customers
         if moved is None or self.shown is None:
             return
         names = self.shown.result.segments.select(pl.col("segment_id").cast(pl.Int64), pl.col("name"))
@@ -457,7 +457,7 @@ class SegmentsScreen(ShopperScreen):
 
     def _show_customer(self, detail: CustomerDetail) -> None:
         self.customer = detail
-        self.app.selected_customer = detail.customer_id  # type: ignore[attr-defined]
+        self.app.selected_customer = detail.customer_id
         self.query_one("#customer-title", Label).update(
             f"Customer {detail.customer_id}"
             + (f" · {detail.segment}" if detail.segment is not None else "")  # the card cuts it at 80 columns
@@ -488,7 +488,7 @@ class SegmentsScreen(ShopperScreen):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "back":
             # escape cancels a running job first (the app's binding); otherwise it goes up a level
-            return self.level != "segments" and self.app.job_status is None  # type: ignore[attr-defined]
+            return self.level != "segments" and self.app.job_status is None
         if action == "recommend":
             return self.level == "customer" and self._has_mode("recommendations")
         if action == "compare":
@@ -508,12 +508,12 @@ class SegmentsScreen(ShopperScreen):
         return True
 
     def _has_mode(self, mode: str) -> bool:
-        return any(m.name == mode for m in getattr(self.app, "screen_modes", ()))
+        return any(m.name == mode for m in self.app.screen_modes)
 
     def action_recommend(self) -> None:
         if self.customer is None or not self._has_mode("recommendations"):
             return
-        self.app.selected_customer = self.customer.customer_id  # type: ignore[attr-defined]
+        self.app.selected_customer = self.customer.customer_id
         self.app.switch_mode("recommendations")
 
     # -- choosing the segmentation ---------------------------------------------------------
@@ -528,7 +528,7 @@ class SegmentsScreen(ShopperScreen):
         choice = SegmentChoice(method, features, new_k)
         if self.level != "segments":
             self._set_level("segments")
-        self.app.request_segmentation(choice)  # type: ignore[attr-defined]
+        self.app.request_segmentation(choice)
         self._refresh_header()
 
     def action_next_method(self) -> None:
@@ -555,7 +555,7 @@ class SegmentsScreen(ShopperScreen):
         self.choose(k=0)
 
     def action_retrain(self) -> None:
-        self.app.request_segmentation(force=True)  # type: ignore[attr-defined]
+        self.app.request_segmentation(force=True)
 
     # -- comparing -------------------------------------------------------------------------
     def _cursor_segment(self) -> int | None:

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from textual.message import Message
 
     from ..analytics.workspace import Workspace
+    from ..app import ShopperApp
 
 __all__ = ["JobBar", "ModeBar", "ShopperScreen"]
 
@@ -200,6 +201,11 @@ class ShopperScreen(JobOwner, _StyledOnMount):
     MODE: str = ""
     TITLE_TEXT: str = ""
     workspace: reactive[Workspace | None] = reactive(None, init=False)
+
+    if TYPE_CHECKING:  # the app every screen runs in, typed once (Posting's cast, without a runtime cost)
+
+        @property
+        def app(self) -> ShopperApp: ...
     _watching_app = False
     #: While a screen built ahead of its first visit waits to be shown: its watches of the
     #: app, as (attribute, callback, init, value when asked). None once shown (or not built ahead).
