@@ -92,3 +92,29 @@ def test_sample_command_writes_parquet(tmp_path: Path, capsys: pytest.CaptureFix
     customers = pl.read_parquet(out / "customers.parquet")
     assert customers.height == 200
     assert (out / "orders.parquet").is_file() and (out / "events.parquet").is_file()
+
+
+def test_overview_json_reconciles_and_table_appends_the_reconciliation(
+        data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`overview --format json` is one object whose figures equal kpis() and whose reconciliation
+    adds up to the lines read and their value; the table form writes the reconciliation after the
+    figures, into --out too."""
+    import json
+
+    from shopper_tui.analytics.overview import kpis
+    from shopper_tui.analytics.workspace import import_source, open_workspace
+
+    assert main(["overview", "--data-dir", str(data_dir), "--format", "json"]) == 0
+    got = json.loads(capsys.readouterr().out)
+    with open_workspace(import_source("sample", data_dir=data_dir).path) as ws:
+        k = kpis(ws)
+        lines = ws.sql("SELECT count(*) FROM order_items").item()
+    assert (got["orders"], got["revenue"], got["customers"]) == (k.orders, round(k.revenue, 2), k.buyers)
+    assert {"net_revenue", "guest_orders", "guest_revenue", "charge_revenue", "average_order_value", "first_day",
+            "last_day"} <= set(got)
+    assert sum(r["lines"] for r in got["reconciliation"]) == got["lines_read"] == lines
+    assert round(sum(r["value"] for r in got["reconciliation"]), 2) == pytest.approx(got["value_read"], abs=0.01)
+    out = tmp_path / "overview.txt"
+    assert main(["overview", "--data-dir", str(data_dir), "--out", str(out)]) == 0
+    text = out.read_text()
+    assert "revenue" in text and text.rstrip().splitlines()[-1].split()[:2] == ["read", f"{lines:,}"]

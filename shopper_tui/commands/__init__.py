@@ -23,7 +23,8 @@ if TYPE_CHECKING:
 
     from ..analytics.workspace import Workspace
 
-__all__ = ["DEFAULT_METHOD", "COMMAND_MODULES", "register_all", "open_for", "emit", "add_format_options", "labels_for", "note_guests"]
+__all__ = ["DEFAULT_METHOD", "COMMAND_MODULES", "register_all", "open_for", "emit", "add_format_options", "labels_for", "note_guests",
+           "emit_more"]
 
 #: The segmentation every command uses unless told otherwise: the app's default
 #: (``models.SegmentChoice().method``, checked by a test), so a segment named by one command is
@@ -58,6 +59,17 @@ def open_for(args: argparse.Namespace) -> Workspace:
     if result.offline:
         print(f"shopper-tui: {result.offline}", file=sys.stderr)
     return open_workspace(result.path)
+
+
+def emit_more(text: str, args: argparse.Namespace) -> None:
+    """Text that follows a table :func:`emit` printed (the reconciliation, recommendation
+    reasons): appended to ``--out`` when given, else printed."""
+    out = getattr(args, "out", None)
+    if out:
+        with open(out, "a", encoding="utf-8") as fh:
+            fh.write(text)
+    else:
+        sys.stdout.write(text)
 
 
 def note_guests(ws: Workspace) -> None:

@@ -11,10 +11,9 @@ then the reconciliation.
 from __future__ import annotations
 
 import argparse
-import sys
 from collections.abc import Callable
 
-from . import add_format_options, emit, open_for
+from . import add_format_options, emit, emit_more, open_for
 
 __all__ = ["register"]
 
@@ -44,10 +43,5 @@ def _overview(args: argparse.Namespace) -> int:
     emit(flat, args)
     if args.format == "csv":
         return 0
-    text = "\n" + "\n".join(k.reconciliation.lines()) + "\n"
-    if getattr(args, "out", None):
-        with open(args.out, "a", encoding="utf-8") as fh:
-            fh.write(text)
-    else:
-        sys.stdout.write(text)
+    emit_more("\n" + "\n".join(k.reconciliation.lines()) + "\n", args)
     return 0

@@ -8,7 +8,7 @@ import argparse
 import sys
 from collections.abc import Callable
 
-from . import DEFAULT_METHOD, add_format_options, emit, labels_for, open_for
+from . import DEFAULT_METHOD, add_format_options, emit, emit_more, labels_for, open_for
 
 __all__ = ["register"]
 
@@ -72,12 +72,7 @@ def _recommend(args: argparse.Namespace) -> int:
         emit(frame.drop("reasons", "why", *shares), args)
         if args.explain:  # the table would cut long reasons: one full line per product instead
             lines = [f"{r['rank']:>3}. {r['name'] or r['product_id']}: {r['why']}" for r in frame.iter_rows(named=True)]
-            text = "\nwhy:\n" + "\n".join(lines) + "\n"
-            if getattr(args, "out", None):
-                with open(args.out, "a", encoding="utf-8") as fh:
-                    fh.write(text)
-            else:
-                sys.stdout.write(text)
+            emit_more("\nwhy:\n" + "\n".join(lines) + "\n", args)
     return 0
 
 
