@@ -102,10 +102,10 @@ def reference_date(ws: Workspace, observation_end: date | datetime | str | None 
         """
     ).item()
     if row is None:
-        guests = int(ws.sql("SELECT count(*) FROM purchases").item())
-        if guests:  # purchases, but not one of them names its customer
+        bought = int(ws.sql("SELECT count(*) FROM purchases").item())
+        if bought:  # purchases, but not one of them names its customer
             raise ShopperError(
-                f"None of the {guests:,} purchases has a customer id (all are guest orders), so there are no "
+                f"None of the {bought:,} purchases has a customer id (all are guest orders), so there are no "
                 "customers to segment.",
                 hint="Per-customer analyses (segments, RFM, cohorts, recommendations) need a customer id column "
                 "(customer_id, CustomerID, Email for Shopify…); the Overview, products and baskets work without.",

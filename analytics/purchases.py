@@ -59,6 +59,8 @@ __all__ = [
     "reconcile",
     "guest_share",
     "GuestShare",
+    "REASON_DUPLICATE",
+    "RECONCILIATION_KINDS",
 ]
 
 #: Stock codes that are charges, not goods (compared upper-cased, whole code): postage (POST,
@@ -148,6 +150,10 @@ def guest_share(ws: Workspace) -> GuestShare:
     return GuestShare(int(row["orders"]), float(row["revenue"]), float(row["revenue"]) / total if total else 0.0)
 
 
+#: The reason a workbook loader gives a line of an invoice already read from an earlier sheet:
+#: a duplicate of a line kept, reconciled as "duplicates", not "rejected".
+REASON_DUPLICATE = "invoice already read from an earlier sheet (sheets overlap)"
+
 #: Reconciliation kinds, in the order they are listed.
 RECONCILIATION_KINDS: tuple[str, ...] = (
     "sold product lines", "sold charge lines", "adjustments", "cancelled", "returned", "duplicates", "rejected",
@@ -221,7 +227,3 @@ def reconcile(ws: Workspace) -> Reconciliation:
     value_read = round(sum(v[1] for v in counted.values()), 2)
     return Reconciliation(rows=rows, lines_read=lines_read, value_read=value_read)
 
-
-#: The reason a workbook loader gives a line of an invoice already read from an earlier sheet:
-#: a duplicate of a line kept, reconciled as "duplicates", not "rejected".
-REASON_DUPLICATE = "invoice already read from an earlier sheet (sheets overlap)"
