@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-__all__ = ["DateParse", "parse_datetimes", "to_id_strings", "to_integers", "to_floats", "as_text", "is_nested",
+__all__ = ["DateParse", "parse_datetimes", "to_id_strings", "MISSING_ID_TOKENS", "to_integers", "to_floats", "as_text", "is_nested",
            "clean_text"]
 
 _TIME_PARTS = ("%H:%M:%S", "%H:%M:%S%.f", "%H:%M")
@@ -267,15 +267,16 @@ def clean_text(s: pl.Series) -> pl.Series:
     return stripped.alias(s.name)
 
 
-#: What exports write for a missing identifier (R's NA, Excel's #N/A, pandas' NaN, SQL's NULL):
-#: a missing id, not an id. Treating "NA" as a customer made one customer of every guest order.
+#: What exports write for a missing customer (R's NA, Excel's #N/A, pandas' NaN, SQL's NULL):
+#: no customer, not a customer. Treating "NA" as one made one customer of every guest order.
+#: Only customer ids are read so; a product or order may really be coded "NA".
 MISSING_ID_TOKENS = ("NA", "N/A", "#N/A", "NULL", "null", "None", "nan", "NaN")
 
 
-def to_id_strings(s: pl.Series) -> pl.Series:
+def to_id_strings(s: pl.Series, *, missing: tuple[str, ...] = ()) -> pl.Series:
     """Identifiers as strings: integral floats lose their ``.0`` (``17850.0`` → ``"17850"``),
-    text is stripped, empty text and the missing-value spellings of :data:`MISSING_ID_TOKENS`
-    become null."""
+    text is stripped, empty text and the spellings in ``missing`` (e.g.
+    :data:`MISSING_ID_TOKENS`, for customer ids) become null."""
     name = s.name
     if is_nested(s.dtype):
         return pl.Series(name, [None] * len(s), dtype=pl.String)
@@ -288,8 +289,8 @@ def to_id_strings(s: pl.Series) -> pl.Series:
     if s.dtype.is_integer():
         return s.cast(pl.String).alias(name)
     t = clean_text(as_text(s))
-    if any_row(t, lambda e: e.is_in(MISSING_ID_TOKENS)):
-        t = pl.select(pl.when(t.is_in(MISSING_ID_TOKENS)).then(None).otherwise(t)).to_series().alias(name)
+    if missing and any_row(t, lambda e: e.is_in(missing)):
+        t = pl.select(pl.when(t.is_in(missing)).then(None).otherwise(t)).to_series().alias(name)
     if not any_row(t, lambda e: e.str.ends_with("0") & e.str.contains(".", literal=True)):
         return t.alias(name)  # no "17850.0": the regex below took 0.25 s per 16 M ids
     integral = t.str.contains(r"^-?\d+\.0+$")

@@ -32,7 +32,16 @@ import polars as pl
 
 from .errors import ShopperError
 from .purchases import is_charge
-from .parsing import as_text, clean_text, is_nested, parse_datetimes, to_floats, to_id_strings, to_integers
+from .parsing import (
+    MISSING_ID_TOKENS,
+    as_text,
+    clean_text,
+    is_nested,
+    parse_datetimes,
+    to_floats,
+    to_id_strings,
+    to_integers,
+)
 from .schema import EVENT_TYPES, LINE_COLUMN, LINE_KINDS, NESTED_FLAG, ORDER_STATUSES, TABLES, TableSpec, empty_frame
 from .sources import RawSource, RawTable
 
@@ -217,7 +226,7 @@ def _line_value(rows: pl.DataFrame) -> float:
 def _coerce(col: pl.Series, dtype: pl.DataType, *, is_id: bool) -> tuple[pl.Series, str | None]:
     if dtype == pl.String:
         if is_id:
-            return to_id_strings(col), None
+            return to_id_strings(col, missing=MISSING_ID_TOKENS if col.name == "customer_id" else ()), None
         if col.dtype == pl.String:
             return clean_text(col), None
         out = as_text(col)

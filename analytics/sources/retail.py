@@ -56,7 +56,7 @@ from pathlib import Path
 import polars as pl
 
 from ..errors import ShopperError
-from ..parsing import parse_datetimes, to_floats, to_id_strings, to_integers
+from ..parsing import MISSING_ID_TOKENS, parse_datetimes, to_floats, to_id_strings, to_integers
 from ..purchases import CHARGE_CODES, REASON_DUPLICATE, is_charge
 from ..schema import LINE_COLUMN
 from . import ProgressFn, RawSource, RawTable
@@ -324,7 +324,7 @@ def load_retail_file(path: Path, *, progress: ProgressFn, charge_codes: tuple[st
         _text(raw.get_column("description")).alias("description"),
         _text(raw.get_column("status")).alias("status_text"),
         date.alias("ts"),
-        to_id_strings(raw.get_column("customer_id")).alias("customer_id"),
+        to_id_strings(raw.get_column("customer_id"), missing=MISSING_ID_TOKENS).alias("customer_id"),
         _text(raw.get_column("country")).alias("country"),
         *[_text(raw.get_column(c)).alias(c) for c in ("category", "subcategory", "brand")],
         # raw values, for the rejection report
