@@ -34,6 +34,7 @@ from shopper_tui.widgets import FrameTable, ShopperScreen, no_data_text
 from .rec_eval_view import EvalPanel
 
 if TYPE_CHECKING:
+    from shopper_tui.analytics.purchases import GuestShare
     from shopper_tui.analytics.recommend import RecModel, Recommendations
     from shopper_tui.analytics.segmentation import SegmentationResult
     from shopper_tui.analytics.workspace import Workspace
@@ -111,6 +112,7 @@ class _Trained:
     source: object
     suggester: SuggestFromList | None
     scored: tuple[_ScoreState, Recommendations] | None = None
+    guests: GuestShare | None = None  # the guest orders the model leaves out (None: not asked)
 
 
 class RecommendationCommands(PaletteCommands):
@@ -170,6 +172,7 @@ class RecommendationsScreen(ShopperScreen):
         self.recs: Recommendations | None = None
         self.table_frame: pl.DataFrame | None = None
         self._labelled: object | None = None  # the segmentation the model's labels came from
+        self._guests: GuestShare | None = None  # the guest orders the model leaves out, said under the box
         self._previous: dict[str, int] | None = None
         self._highlight = 0
 
@@ -247,8 +250,11 @@ class RecommendationsScreen(ShopperScreen):
             model = fit_recommender(ws, labels=labels, cache=self._cache(ws), progress=progress)
         except ShopperError as exc:  # nothing to learn from (no purchases, views or carts): said in place
             return exc
+        from shopper_tui.analytics.purchases import guest_share
+
         # the customer box's completions: a list of every customer, folded, built here (50 ms at L)
-        return _Trained(model, source, SuggestFromList(model.customers.tolist(), case_sensitive=False))
+        return _Trained(model, source, SuggestFromList(model.customers.tolist(), case_sensitive=False),
+                        guests=guest_share(ws))
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="rec-segments")
     @in_lane
@@ -283,8 +289,9 @@ class RecommendationsScreen(ShopperScreen):
             first = self.model is None
             self.model = trained.model
             self._labelled = trained.source
-            if trained.suggester is not None:
+            if trained.suggester is not None:  # a new fit (not new segments): its guest note too
                 self.query_one("#customer-input", Input).suggester = trained.suggester
+                self._guests = trained.guests
             scored = trained.scored
             self._model_ready(first, scored[1] if scored is not None and scored[0] == self._score_state() else None)
 
@@ -375,6 +382,9 @@ class RecommendationsScreen(ShopperScreen):
             text.append(f"{who}", style="bold")
             text.append(f": {recs.note}")
         text.append(" · repeat purchases " + ("shown" if self.include_purchased else "hidden") + " (r)")
+        if self._guests is not None and self._guests.orders:  # customers' recommendations: guests are not among them
+            g = self._guests
+            text.append(f" · {g.orders:,} guest orders ({g.share_of_revenue:.0%} of revenue) not included", style="dim")
         moved = self.table_frame.filter(pl.col("move").is_in(["", "="]).not_()).height if self.table_frame is not None else 0
         if self._previous is not None and moved and any(self.table_frame.get_column("move") != ""):  # type: ignore[union-attr]
             text.append(f" · {moved} moved", style="bold")
